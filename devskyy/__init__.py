@@ -1,0 +1,1 @@
+"""DevSkyy project package: settings, URLs, ASGI/WSGI entry points and the shared core."""

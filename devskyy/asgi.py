@@ -1,0 +1,41 @@
+"""ASGI entry point serving HTTP and WebSockets from one process.
+
+``daphne devskyy.asgi:application`` or gunicorn with ``devskyy.serving.Worker``.
+
+HTTP goes, by default, to Django's WSGI handler on a thread pool (a2wsgi): our views
+are synchronous, and Django's own ASGI handler costs a sync/async hand-off per
+request and per middleware (3-5x the CPU, PERF.md). ASGI_HTTP_MODE=asgi switches to
+Django's ASGI handler. WebSockets always go to Channels.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "devskyy.settings")
+
+django_asgi_app = get_asgi_application()  # sets Django up before anything imports models
+
+from a2wsgi import WSGIMiddleware  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.core.wsgi import get_wsgi_application  # noqa: E402
+
+from devskyy.routing import websocket_urlpatterns  # noqa: E402
+
+http_app: Any
+if settings.ASGI_HTTP_MODE == "wsgi":
+    http_app = WSGIMiddleware(get_wsgi_application(), workers=settings.WEB_THREADS)  # type: ignore[arg-type]
+else:
+    http_app = django_asgi_app
+
+application = ProtocolTypeRouter(
+    {
+        "http": http_app,
+        "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
+    }
+)

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class CoreConfig(AppConfig):
+    """Shared core: auth, throttling, encryption, audit, errors, logging, metrics."""
+
+    name = "devskyy.core"
+    label = "core"
+    verbose_name = "Platform core"

@@ -1,0 +1,55 @@
+"""Hand background work to the task queue, after the current transaction commits.
+
+Production sends Celery tasks to the workers through Redis. Embedded mode (no
+REDIS_URL) runs the same task code on a small thread pool in the web process, off the
+request thread, so the platform works with no services at all.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from celery import Task
+from django.conf import settings
+from django.db import close_old_connections, transaction
+
+logger = logging.getLogger(__name__)
+_executor: ThreadPoolExecutor | None = None
+
+
+def embedded_executor() -> ThreadPoolExecutor:
+    global _executor
+    if _executor is None:
+        _executor = ThreadPoolExecutor(max_workers=settings.TASKS_EMBEDDED_THREADS, thread_name_prefix="devskyy-task")
+    return _executor
+
+
+def embedded_backlog() -> int:
+    """Tasks submitted to the embedded pool that have not started yet."""
+    if _executor is None:
+        return 0
+    return _executor._work_queue.qsize()
+
+
+def _run_embedded(task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    close_old_connections()
+    try:
+        result = task.apply(args=args, kwargs=kwargs)
+        if result.failed():
+            logger.error("embedded task %s failed: %s", task.name, result.result)
+    finally:
+        close_old_connections()
+
+
+def dispatch_now(task: Task[Any, Any], *args: Any, **kwargs: Any) -> None:
+    if settings.TASKS_EMBEDDED:
+        embedded_executor().submit(_run_embedded, task, args, kwargs)
+    else:
+        task.apply_async(args=args, kwargs=kwargs)
+
+
+def enqueue(task: Task[Any, Any], *args: Any, **kwargs: Any) -> None:
+    """Queue ``task`` once the surrounding transaction (if any) has committed."""
+    transaction.on_commit(lambda: dispatch_now(task, *args, **kwargs))

@@ -1,0 +1,77 @@
+"""Request context: request id, timing, security headers, request log, error envelope."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+from devskyy.core.context import new_request_id, request_id_var
+from devskyy.core.errors import envelope_response, is_api_path
+
+logger = logging.getLogger("devskyy.request")
+
+_API_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Cache-Control": "no-store",
+}
+_COMMON_HEADERS = {
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+}
+
+
+class RequestContextMiddleware:
+    """Outermost middleware: everything inside runs with the request id set.
+
+    - ``X-Request-ID`` is echoed (if well formed) or generated, and set on the response.
+    - ``X-Response-Time`` is the time spent inside Django, in milliseconds.
+    - An error response on an API path that is not JSON is replaced by the envelope,
+      so clients never have to parse HTML error pages.
+    - One log line per request, carrying the request id.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request_id = new_request_id(request.headers.get("X-Request-ID"))
+        token = request_id_var.set(request_id)
+        request.request_id = request_id  # type: ignore[attr-defined]
+        started = time.perf_counter()
+        try:
+            response = self.get_response(request)
+            api = is_api_path(request.path)
+            if (
+                api
+                and response.status_code >= 400
+                and not response.get("Content-Type", "").startswith("application/json")
+            ):
+                replacement = envelope_response(response.status_code)
+                for header, value in response.items():  # keep CORS, Allow, Retry-After, ...
+                    if header.lower() not in ("content-type", "content-length"):
+                        replacement[header] = value
+                response = replacement
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            response["X-Request-ID"] = request_id
+            response["X-Response-Time"] = f"{elapsed_ms:.2f}ms"
+            for name, value in _COMMON_HEADERS.items():
+                response.setdefault(name, value)
+            if api:
+                for name, value in _API_HEADERS.items():
+                    response.setdefault(name, value)
+            level = logging.WARNING if response.status_code >= 500 else logging.INFO
+            if logger.isEnabledFor(level):
+                logger.log(
+                    level,
+                    "%s %s %s %.1fms",
+                    request.method,
+                    request.path,
+                    response.status_code,
+                    elapsed_ms,
+                    extra={"status": response.status_code, "duration_ms": round(elapsed_ms, 2)},
+                )
+            return response
+        finally:
+            request_id_var.reset(token)

@@ -1,0 +1,162 @@
+"""Core Django settings and the deployment mode."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from pathlib import Path
+
+from devskyy.core.env import ConfigError, env
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+VERSION = "0.2.0"
+
+ENVIRONMENT = env.choice("ENVIRONMENT", "development", ("development", "staging", "production"))
+# Staging runs with production's guarantees: same required secrets, same hardening.
+IS_PRODUCTION = ENVIRONMENT in ("staging", "production")
+DEBUG = env.bool("DEBUG", default=False)
+if IS_PRODUCTION and DEBUG:
+    raise ConfigError("DEBUG must be false when ENVIRONMENT is staging or production.")
+
+_PRODUCTION_WHY = f"when ENVIRONMENT={ENVIRONMENT}"
+_MIN_SECRET_CHARS = 32
+# Keys generated here live for one process run only; production never uses them.
+GENERATED_SECRETS: list[str] = []
+
+
+def _secret(name: str) -> str:
+    if IS_PRODUCTION:
+        value = env.required_str(name, why=_PRODUCTION_WHY)
+        if len(value) < _MIN_SECRET_CHARS:
+            raise ConfigError(f"{name} must be at least {_MIN_SECRET_CHARS} characters long.")
+        return value
+    supplied = env.raw(name)
+    if supplied is None:
+        GENERATED_SECRETS.append(name)
+        return secrets.token_urlsafe(48)
+    return supplied
+
+
+def _django_secret_key(raw: str) -> str:
+    # Render's generateValue gives 44 characters; `check --deploy` wants 50 or more.
+    # Stretch short keys deterministically (same input, same key on every instance)
+    # so sessions and signatures stay valid across workers and restarts.
+    if len(raw) >= 50:
+        return raw
+    return "devskyy-" + hashlib.sha256(raw.encode()).hexdigest()
+
+
+SECRET_KEY = _django_secret_key(_secret("SECRET_KEY"))
+JWT_SECRET_KEY = _secret("JWT_SECRET_KEY")
+ENCRYPTION_MASTER_KEY = _secret("ENCRYPTION_MASTER_KEY")
+# Old master keys still readable while `manage.py rotate_encryption_key` re-encrypts.
+ENCRYPTION_PREVIOUS_KEYS = env.list("ENCRYPTION_PREVIOUS_KEYS", [])
+
+if IS_PRODUCTION:
+    ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", [])
+    if not ALLOWED_HOSTS:
+        raise ConfigError(f"ALLOWED_HOSTS is required {_PRODUCTION_WHY}.")
+    if "*" in ALLOWED_HOSTS:
+        raise ConfigError("ALLOWED_HOSTS must list host names; '*' is refused in production.")
+else:
+    ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+
+ADMIN_URL = env.str("ADMIN_URL", "admin/").strip("/") + "/"
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "drf_spectacular",
+    "channels",
+    "devskyy.core",
+    "agents_app",
+    "commerce_app",
+    "health_app",
+]
+
+MIDDLEWARE = [
+    "devskyy.core.middleware.RequestContextMiddleware",
+    "devskyy.core.metrics.PrometheusMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "devskyy.urls"
+WSGI_APPLICATION = "devskyy.wsgi.application"
+ASGI_APPLICATION = "devskyy.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", str(BASE_DIR / "media")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if IS_PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        ),
+    },
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Request bodies: a bound on what one request may make us parse.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024, minimum=1024)
+
+if GENERATED_SECRETS:
+    logging.getLogger("devskyy.settings").warning(
+        "Embedded mode: generated %s for this run only; set them in the environment to persist sessions and keys.",
+        ", ".join(GENERATED_SECRETS),
+    )
+
+# --- Serving --------------------------------------------------------------------------
+# How the ASGI app serves plain HTTP: "wsgi" = Django's WSGI handler on a thread pool
+# (measured faster, see asgi.py), "asgi" = Django's ASGI handler.
+ASGI_HTTP_MODE = env.choice("ASGI_HTTP_MODE", "wsgi", ("wsgi", "asgi"))
+WEB_THREADS = env.int("WEB_THREADS", 8, minimum=1, maximum=256)
+
+# Seed commands `manage.py bootstrap_embedded` runs (each idempotent).
+EMBEDDED_SEED_COMMANDS: list[str] = []

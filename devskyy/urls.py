@@ -1,0 +1,18 @@
+"""URL conf: platform probes at the root, the versioned API under /api/v1/."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+urlpatterns = [
+    path("", include("health_app.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path(settings.ADMIN_URL, admin.site.urls),
+]
+
+handler400 = "devskyy.core.errors.handler400"
+handler403 = "devskyy.core.errors.handler403"
+handler404 = "devskyy.core.errors.handler404"
+handler500 = "devskyy.core.errors.handler500"

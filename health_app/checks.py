@@ -1,0 +1,243 @@
+"""Dependency checks behind /health and /ready, each measured when asked.
+
+Checks run concurrently on a small thread pool under one deadline, so a hung
+dependency shows up as ``timeout`` after HEALTH_DEADLINE_SECONDS instead of hanging
+the probe. A check that is still stuck from an earlier probe is not started again
+(the probe waits on the same attempt), so a dead dependency cannot exhaust the pool.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.db import DatabaseError, close_old_connections, connection, connections
+from django.db.migrations.executor import MigrationExecutor
+
+from agents_app.selectors import agent_counts
+from devskyy.core import encryption
+from devskyy.core.background import embedded_backlog
+from devskyy.taskqueue import live_worker_count
+
+OK = "ok"
+DEGRADED = "degraded"
+DOWN = "down"
+NOT_CONFIGURED = "not_configured"
+DISABLED = "disabled"
+TIMEOUT = "timeout"
+
+_REDIS_PROBE_TIMEOUT = 0.5
+
+
+@dataclass
+class CheckResult:
+    status: str
+    latency_ms: float | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"status": self.status}
+        if self.latency_ms is not None:
+            body["latency_ms"] = round(self.latency_ms, 2)
+        body.update(self.details)
+        return body
+
+
+def _timed(fn: Callable[[], dict[str, Any]]) -> CheckResult:
+    started = time.perf_counter()
+    try:
+        details = fn()
+    except Exception as exc:  # noqa: BLE001 - a probe reports any failure as "down"
+        return CheckResult(DOWN, (time.perf_counter() - started) * 1000, {"error": _describe(exc)})
+    status = details.pop("status", OK)
+    return CheckResult(status, (time.perf_counter() - started) * 1000, details)
+
+
+def _describe(exc: BaseException) -> str:
+    # Class name and first line only: messages can carry host names, never secrets,
+    # but a probe answer has no use for a traceback.
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}"[:200] if text else type(exc).__name__
+
+
+# --- database --------------------------------------------------------------------------
+def _database_probe() -> dict[str, Any]:
+    """One round trip plus the counts /health reports, on this thread's connection."""
+    close_old_connections()
+    try:
+        started = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        ping_ms = (time.perf_counter() - started) * 1000
+        counts = agent_counts()
+        users = get_user_model().objects.filter(is_active=True).count()
+        return {"ping_ms": round(ping_ms, 2), "vendor": connection.vendor, "agents": counts, "active_users": users}
+    except DatabaseError:
+        connection.close_if_unusable_or_obsolete()
+        raise
+    finally:
+        close_old_connections()
+
+
+_migrations_applied = False
+_migrations_lock = threading.Lock()
+
+
+def _migrations_probe() -> dict[str, Any]:
+    """Whether every migration is applied; once true it stays true for this process."""
+    global _migrations_applied
+    close_old_connections()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        if _migrations_applied:
+            return {"migrations": "applied"}
+        with _migrations_lock:
+            executor = MigrationExecutor(connection)
+            plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+            if plan:
+                return {"status": DOWN, "migrations": "pending", "pending": len(plan)}
+            _migrations_applied = True
+        return {"migrations": "applied"}
+    finally:
+        close_old_connections()
+
+
+# --- redis-backed services -------------------------------------------------------------
+_redis_clients: dict[str, redis.Redis] = {}
+
+
+def _probe_client(url: str) -> redis.Redis:
+    client = _redis_clients.get(url)
+    if client is None:
+        client = redis.Redis.from_url(
+            url,
+            socket_timeout=_REDIS_PROBE_TIMEOUT,
+            socket_connect_timeout=_REDIS_PROBE_TIMEOUT,
+            max_connections=4,
+        )
+        _redis_clients[url] = client
+    return client
+
+
+def _cache_probe() -> dict[str, Any]:
+    if not settings.ENABLE_CACHE:
+        return {"status": DISABLED, "backend": "none"}
+    if not settings.REDIS_URL:
+        return {"backend": "local-memory", "scope": "per process"}
+    started = time.perf_counter()
+    _probe_client(settings.REDIS_URL).ping()
+    ping_ms = (time.perf_counter() - started) * 1000
+    breaker = getattr(cache, "breaker", None)
+    details: dict[str, Any] = {"backend": "redis", "ping_ms": round(ping_ms, 2)}
+    if breaker is not None and breaker.is_open:
+        # Redis answers again but this process has not retried yet: recovering.
+        details["breaker"] = "open"
+    return details
+
+
+def _channel_layer_probe() -> dict[str, Any]:
+    layer: dict[str, Any] = settings.CHANNEL_LAYERS["default"]
+    if not layer["BACKEND"].startswith("channels_redis"):
+        return {"backend": "in-memory", "scope": "per process"}
+    host = layer["CONFIG"]["hosts"][0]
+    url = host if isinstance(host, str) else host["address"]
+    started = time.perf_counter()
+    _probe_client(url).ping()
+    return {"backend": "redis", "ping_ms": round((time.perf_counter() - started) * 1000, 2)}
+
+
+def _task_queue_probe() -> dict[str, Any]:
+    if settings.TASKS_EMBEDDED:
+        return {"backend": "in-process", "threads": settings.TASKS_EMBEDDED_THREADS, "backlog": embedded_backlog()}
+    client = _probe_client(settings.CELERY_BROKER_URL)
+    started = time.perf_counter()
+    queued: int = client.llen("celery")  # type: ignore[assignment]
+    ping_ms = (time.perf_counter() - started) * 1000
+    workers = live_worker_count(client, settings.WORKER_HEARTBEAT_SECONDS)
+    details: dict[str, Any] = {"backend": "celery", "ping_ms": round(ping_ms, 2), "workers": workers, "queued": queued}
+    if not workers:
+        details["status"] = DEGRADED
+        details["reason"] = "no task worker is alive; tasks will wait in the queue"
+    return details
+
+
+# --- local checks ----------------------------------------------------------------------
+def _auth_probe() -> dict[str, Any]:
+    generated = [name for name in settings.GENERATED_SECRETS if name in ("JWT_SECRET_KEY", "SECRET_KEY")]
+    details: dict[str, Any] = {"jwt_key": "generated for this run" if "JWT_SECRET_KEY" in generated else "configured"}
+    return details
+
+
+def _encryption_probe() -> dict[str, Any]:
+    key_id = encryption.self_test()
+    source = "generated for this run" if "ENCRYPTION_MASTER_KEY" in settings.GENERATED_SECRETS else "configured"
+    return {"algorithm": "AES-256-GCM", "key_id": key_id, "master_key": source}
+
+
+def _llm_probe() -> dict[str, Any]:
+    configured = sorted(name for name, cfg in settings.LLM_PROVIDERS.items() if cfg["api_key"])
+    if not configured:
+        return {"status": NOT_CONFIGURED, "configured": [], "note": "no provider key set; LLM actions fail fast"}
+    return {"configured": configured, "note": "configuration only; manage.py check_providers makes real calls"}
+
+
+# --- running them ------------------------------------------------------------------------
+_pool = ThreadPoolExecutor(max_workers=6, thread_name_prefix="devskyy-health")
+# Database probes share one thread, hence one persistent connection per process.
+_db_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="devskyy-health-db")
+_DB_PROBES = frozenset({"database", "migrations"})
+_inflight: dict[str, Future[CheckResult]] = {}
+_inflight_lock = threading.Lock()
+
+PROBES: dict[str, Callable[[], dict[str, Any]]] = {
+    "database": _database_probe,
+    "cache": _cache_probe,
+    "channel_layer": _channel_layer_probe,
+    "task_queue": _task_queue_probe,
+    "auth": _auth_probe,
+    "encryption": _encryption_probe,
+    "llm_providers": _llm_probe,
+}
+
+
+def _submit(name: str) -> Future[CheckResult]:
+    with _inflight_lock:
+        future = _inflight.get(name)
+        if future is None or future.done():
+            pool = _db_pool if name in _DB_PROBES else _pool
+            future = pool.submit(_timed, PROBES[name] if name in PROBES else READY_PROBES[name])
+            _inflight[name] = future
+        return future
+
+
+READY_PROBES: dict[str, Callable[[], dict[str, Any]]] = {"migrations": _migrations_probe}
+
+
+def run_checks(names: list[str], deadline_seconds: float) -> dict[str, CheckResult]:
+    futures = {name: _submit(name) for name in names}
+    ends_at = time.monotonic() + deadline_seconds
+    results: dict[str, CheckResult] = {}
+    for name, future in futures.items():
+        try:
+            results[name] = future.result(timeout=max(0.0, ends_at - time.monotonic()))
+        except FutureTimeout:
+            results[name] = CheckResult(
+                TIMEOUT, deadline_seconds * 1000, {"error": f"no answer within {deadline_seconds:.1f}s"}
+            )
+    return results
+
+
+def close_probe_connections(timeout: float = 5.0) -> None:
+    """Close the database connection held by the probe thread (tests, shutdown)."""
+    _db_pool.submit(connections.close_all).result(timeout=timeout)

@@ -1,0 +1,76 @@
+"""Start-up refuses bad configuration with a message naming the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.servers import manage
+
+PRODUCTION = {
+    "ENVIRONMENT": "production",
+    "SECRET_KEY": "k" * 20 + "QwErTy-uIoP_aSdF1234567890zx",
+    "JWT_SECRET_KEY": "j" * 20 + "ZxCvBnM-1234567890_qwertyuiop",
+    "ENCRYPTION_MASTER_KEY": "e" * 20 + "PlOkIjUhYgTfRdEsWaQ-0987654321",
+    "ALLOWED_HOSTS": "api.devskyy.app",
+    "DATABASE_URL": "postgres://devskyy@db.internal:5432/devskyy",
+    "REDIS_URL": "redis://cache.internal:6379/0",
+}
+
+
+def _check(env: dict[str, str], *args: str):
+    return manage(["check", *args], env)
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({"DATABASE_URL": "mysql://x@y/z"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "postgres://u@h:notaport/db"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "postgres://u@h:5432"}, "DATABASE_URL"),
+        ({"DEBUG": "yes"}, "DEBUG"),
+        ({"REDIS_URL": "http://cache"}, "REDIS_URL"),
+        ({"RATE_LIMIT_PER_MINUTE": "lots"}, "RATE_LIMIT_PER_MINUTE"),
+        ({"CORS_ORIGIN_REGEXES": r"^https://.*\.vercel\.app"}, "CORS_ORIGIN_REGEXES"),
+        ({"ENVIRONMENT": "prod"}, "ENVIRONMENT"),
+    ],
+)
+def test_invalid_values_stop_start_up_naming_the_variable(env: dict[str, str], names: str) -> None:
+    result = _check(env)
+    assert result.returncode == 2
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("Configuration error:")
+    assert names in last_line
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "missing", ["SECRET_KEY", "JWT_SECRET_KEY", "ENCRYPTION_MASTER_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL"]
+)
+def test_production_refuses_to_start_without_required_settings(missing: str) -> None:
+    env = {k: v for k, v in PRODUCTION.items() if k != missing}
+    result = _check(env)
+    assert result.returncode != 0
+    assert f"{missing} is required" in result.stderr
+
+
+def test_production_refuses_debug_and_wildcard_hosts() -> None:
+    assert "DEBUG must be false" in _check({**PRODUCTION, "DEBUG": "true"}).stderr
+    assert "'*' is refused" in _check({**PRODUCTION, "ALLOWED_HOSTS": "*"}).stderr
+
+
+def test_production_refuses_short_secrets() -> None:
+    result = _check({**PRODUCTION, "JWT_SECRET_KEY": "short"})
+    assert result.returncode != 0
+    assert "JWT_SECRET_KEY must be at least 32 characters" in result.stderr
+
+
+def test_deploy_check_is_clean_with_production_settings() -> None:
+    result = _check(PRODUCTION, "--deploy", "--fail-level", "WARNING")
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_embedded_mode_warns_that_secrets_are_generated() -> None:
+    result = _check({})
+    assert result.returncode == 0, result.stderr
+    assert "generated SECRET_KEY, JWT_SECRET_KEY, ENCRYPTION_MASTER_KEY" in result.stderr

@@ -1,0 +1,116 @@
+"""Probes against real PostgreSQL and Redis, through real gunicorn and Celery processes."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from django.test import Client
+
+from agents_app.models import Agent, AgentCategory
+from tests.support.servers import celery_worker, closed_port, gunicorn, poll, redis_server
+
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+
+
+def _health(url: str) -> httpx.Response:
+    # The probe has a 0.9 s deadline of its own; 10 s here only guards against a hang.
+    return httpx.get(url + "/health", timeout=10)
+
+
+def test_health_reports_postgres_redis_and_the_real_agent_count() -> None:
+    for i in range(3):
+        Agent.objects.create(slug=f"analytics-00{i}", type="analytics", name=f"A{i}", category=AgentCategory.ANALYTICS)
+    body = Client().get("/health").json()
+    assert body["services"]["database"]["vendor"] == "postgresql"
+    assert body["services"]["cache"]["backend"] == "redis"
+    assert body["services"]["channel_layer"]["backend"] == "redis"
+    assert body["agents"]["total"] == 3
+    assert body["agents"]["categories"] == ["analytics"]
+
+
+def test_task_queue_reports_live_celery_workers(server_env: dict[str, str]) -> None:
+    from django.conf import settings
+    from redis import Redis
+
+    from devskyy.taskqueue import WORKERS_KEY
+
+    Redis.from_url(settings.CELERY_BROKER_URL).delete(WORKERS_KEY)  # marks left by earlier runs
+    client = Client()
+    queue = client.get("/health").json()["services"]["task_queue"]
+    assert queue["backend"] == "celery"
+    assert queue["status"] == "degraded"
+    assert queue["workers"] == 0
+    baseline = 0
+    with celery_worker(server_env):
+        assert poll(lambda: client.get("/health").json()["services"]["task_queue"]["workers"] == 1, timeout=30)
+        assert client.get("/health").json()["services"]["task_queue"]["status"] == "ok"
+    assert poll(lambda: client.get("/health").json()["services"]["task_queue"]["workers"] == baseline, timeout=15)
+
+
+def test_redis_down_degrades_health_but_every_endpoint_answers(server_env: dict[str, str]) -> None:
+    env = {**server_env, "REDIS_URL": f"redis://127.0.0.1:{closed_port()}/0"}
+    with gunicorn(env, workers=1) as server:
+        response = _health(server.url)
+        assert response.status_code == 200
+        body = response.json()
+        assert body["status"] == "degraded"
+        assert body["services"]["cache"]["status"] == "down"
+        assert "cache" in body["failing"]
+        assert {"channel_layer", "task_queue"} <= set(body["failing"])
+        assert body["services"]["database"]["status"] == "ok"
+        for path in ("/", "/live", "/ready", "/api/schema/", "/metrics", "/metrics/cache"):
+            assert httpx.get(server.url + path, timeout=10).status_code == 200, path
+
+
+def test_health_recovers_by_itself_when_redis_returns(server_env: dict[str, str]) -> None:
+    with redis_server() as redis:
+        env = {**server_env, "REDIS_URL": redis.url, "REDIS_BREAKER_SECONDS": "1"}
+        with gunicorn(env, workers=1) as server:
+            assert _health(server.url).json()["services"]["cache"]["status"] == "ok"
+            redis.stop()
+            assert poll(lambda: _health(server.url).json()["services"]["cache"]["status"] == "down", timeout=10)
+            assert _health(server.url).json()["status"] == "degraded"
+            redis.start()
+            assert poll(lambda: _health(server.url).json()["services"]["cache"]["status"] == "ok", timeout=15)
+
+
+def test_database_down_fails_ready_and_health_but_not_live(server_env: dict[str, str]) -> None:
+    env = {**server_env, "DATABASE_URL": f"postgres://postgres@127.0.0.1:{closed_port()}/devskyy"}
+    with gunicorn(env, workers=1) as server:
+        ready = httpx.get(server.url + "/ready", timeout=10)
+        assert ready.status_code == 503
+        assert ready.json()["ready"] is False
+        assert "database unavailable" in ready.json()["reason"]
+        health = _health(server.url)
+        assert health.status_code == 503
+        assert health.json()["status"] == "unhealthy"
+        assert health.json()["services"]["database"]["status"] == "down"
+        assert httpx.get(server.url + "/live", timeout=10).status_code == 200
+
+
+def test_metrics_count_every_request_across_two_gunicorn_workers(server_env: dict[str, str]) -> None:
+    with gunicorn(server_env, workers=2) as server:
+        pids: set[int] = set()
+
+        def both_workers_seen() -> bool:
+            with httpx.Client(headers={"Connection": "close"}) as fresh:
+                pids.add(fresh.get(server.url + "/health", timeout=10).json()["services"]["api"]["pid"])
+            return len(pids) == 2
+
+        assert poll(both_workers_seen, timeout=30, interval=0.01), "requests never reached the second worker"
+        requests = 60
+        for _ in range(requests):
+            with httpx.Client(headers={"Connection": "close"}) as fresh:
+                assert fresh.get(server.url + "/live", timeout=10).status_code == 200
+        text = httpx.get(server.url + "/metrics", timeout=10).text
+        match = re.search(r'^http_requests_total\{method="GET",route="/live",status="200"\} (\S+)$', text, re.M)
+        assert match is not None, text[:2000]
+        # /live requests made by the fixture's start-up probe also count.
+        assert float(match.group(1)) >= requests
+        assert float(match.group(1)) <= requests + 5
+        cache = httpx.get(server.url + "/metrics/cache", timeout=10).json()["redis"]
+        hits = re.search(r"^redis_cache_hits_total (\S+)$", httpx.get(server.url + "/metrics", timeout=10).text, re.M)
+        assert hits is not None
+        assert float(hits.group(1)) == cache["total_hits"]
