@@ -69,16 +69,15 @@ def _postgres(config: dict[str, Any]) -> dict[str, Any]:
     if DB_STATEMENT_TIMEOUT_MS:
         options["options"] = f"-c statement_timeout={DB_STATEMENT_TIMEOUT_MS}"
     if DB_CONNECTION_MODE == "pool":
-        from psycopg_pool import ConnectionPool
-
         options["pool"] = {
             "min_size": DB_POOL_SIZE,
             "max_size": DB_POOL_SIZE + DB_MAX_OVERFLOW,
             "timeout": DB_POOL_TIMEOUT,
             "max_lifetime": float(DB_POOL_RECYCLE),
-            "check": ConnectionPool.check_connection,
         }
         config["CONN_MAX_AGE"] = 0  # required by Django when the pool is on
+        # Django passes ConnectionPool.check_connection (pre-ping) when this is set.
+        config["CONN_HEALTH_CHECKS"] = True
     else:
         config["CONN_MAX_AGE"] = DB_POOL_RECYCLE
         config["CONN_HEALTH_CHECKS"] = True

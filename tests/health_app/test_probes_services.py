@@ -114,3 +114,14 @@ def test_metrics_count_every_request_across_two_gunicorn_workers(server_env: dic
         hits = re.search(r"^redis_cache_hits_total (\S+)$", httpx.get(server.url + "/metrics", timeout=10).text, re.M)
         assert hits is not None
         assert float(hits.group(1)) == cache["total_hits"]
+
+
+@pytest.mark.parametrize("mode", ["persistent", "pool"])
+def test_both_database_connection_modes_serve_health(server_env: dict[str, str], mode: str) -> None:
+    with gunicorn(
+        {**server_env, "DB_CONNECTION_MODE": mode, "DB_POOL_SIZE": "2", "DB_MAX_OVERFLOW": "2"}, workers=1
+    ) as server:
+        for _ in range(5):
+            body = _health(server.url).json()
+            assert body["services"]["database"]["status"] == "ok", body["services"]["database"]
+        assert httpx.get(server.url + "/ready", timeout=10).json() == {"ready": True}

@@ -1,0 +1,185 @@
+"""Shared helpers for the benchmarks: servers, wrk runs, result tables."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+RESULTS = ROOT / "bench" / "results"
+PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
+BENCH_DB = "devskyy_bench"
+
+PRODUCTION_ENV = {
+    "ENVIRONMENT": "production",
+    "SECRET_KEY": "bench-secret-key-" + "s" * 40,
+    "JWT_SECRET_KEY": "bench-jwt-key-" + "j" * 40,
+    "ENCRYPTION_MASTER_KEY": "bench-master-key-" + "m" * 40,
+    "ALLOWED_HOSTS": "127.0.0.1,localhost",
+    "DATABASE_URL": f"{PG_ADMIN_URL}/{BENCH_DB}",
+    "REDIS_URL": REDIS_URL,
+    "LOG_LEVEL": "warning",
+    "GUNICORN_ACCESS_LOG": "/dev/null",
+}
+# Production redirects plain http; the benchmark speaks http on loopback as a proxy would.
+PROXY_HEADERS = ["-H", "X-Forwarded-Proto: https"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def env_with(overrides: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "PROMETHEUS_MULTIPROC_DIR")}
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env.update(overrides)
+    return env
+
+
+def prepare_database() -> None:
+    """Create and migrate the benchmark database; seed agents when the command exists."""
+    subprocess.run(
+        ["psql", PG_ADMIN_URL + "/postgres", "-qc", f"CREATE DATABASE {BENCH_DB}"], capture_output=True, check=False
+    )
+    env = env_with(PRODUCTION_ENV)
+    subprocess.run([str(BIN / "python"), "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    commands = subprocess.run(
+        [str(BIN / "python"), "manage.py", "help", "--commands"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    for seed in ("seed_agents", "seed_demo_shop"):
+        if seed in commands:
+            subprocess.run([str(BIN / "python"), "manage.py", seed], cwd=ROOT, env=env, check=True, capture_output=True)
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+
+    def rss_mb(self) -> float:
+        """Resident memory of the master and its workers, MiB."""
+        pids = [self.process.pid] + [
+            int(p)
+            for p in subprocess.run(
+                ["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True
+            ).stdout.split()
+        ]
+        total = 0
+        for pid in pids:
+            with contextlib.suppress(FileNotFoundError):
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        return total / 1024
+
+
+@contextlib.contextmanager
+def gunicorn(
+    env: dict[str, str], *, app: str | None = None, workers: int = 2, worker_class: str = "uvicorn"
+) -> Iterator[Server]:
+    port = free_port()
+    metrics_dir = tempfile.mkdtemp(prefix="devskyy-bench-metrics-")
+    overrides = {
+        **env,
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": str(workers),
+        "WEB_WORKER_CLASS": worker_class,
+        "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
+    }
+    command = [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py"] + ([app] if app else [])
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=env_with(overrides),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited: {process.stderr.read().decode()[-2000:] if process.stderr else ''}")
+            try:
+                httpx.get(url + "/live", headers={"X-Forwarded-Proto": "https"}, timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        yield Server(url, process)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+@dataclass
+class WrkResult:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    non_2xx: int
+
+    def row(self) -> str:
+        return f"{self.requests_per_second:9.0f} req/s  p50 {self.p50_ms:6.2f} ms  p99 {self.p99_ms:6.2f} ms  errors {self.errors} non-2xx {self.non_2xx}"
+
+
+_UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
+    if not match:
+        raise ValueError(text)
+    return float(match.group(1)) * _UNIT[match.group(2)]
+
+
+def wrk(url: str, *, connections: int, seconds: int, threads: int = 2, headers: list[str] | None = None) -> WrkResult:
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (apt-get install wrk)")
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", *(headers or []), url]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1))  # type: ignore[union-attr]
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    errors = sum(int(g) for g in socket_errors.groups()) if socket_errors else 0
+    non_2xx_match = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return WrkResult(rps, p50, p99, errors, int(non_2xx_match.group(1)) if non_2xx_match else 0)
+
+
+def save(name: str, data: dict[str, object]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(data, indent=2))
+    return path
