@@ -37,6 +37,7 @@ LOGGING: dict[str, Any] = {
         "django.request": {"level": "ERROR"},  # our middleware logs each request once
         "django.server": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
+        "django.channels.server": {"level": "WARNING"},
     },
 }
 

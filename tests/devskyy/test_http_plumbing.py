@@ -129,3 +129,9 @@ def test_an_unhandled_error_gets_the_500_envelope_without_internals(settings) ->
     assert b"secret-internal-detail" not in response.content
     assert b"Traceback" not in response.content
     assert response["Access-Control-Allow-Origin"] == "https://app.devskyy.app"
+
+
+def test_admin_static_files_are_served_in_embedded_mode(client: Client) -> None:
+    response = client.get("/static/admin/css/base.css")
+    assert response.status_code == 200
+    assert b"{" in b"".join(response.streaming_content)  # type: ignore[attr-defined]
