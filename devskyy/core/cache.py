@@ -2,9 +2,10 @@
 
 django-redis alone turns errors into misses only after every call has waited out
 its socket timeout (PITFALLS: Redis). ``RedisCache`` adds a per-process circuit
-breaker: after one failure Redis is skipped for REDIS_BREAKER_SECONDS, reads return
-misses at once, and the next call after the window probes Redis again, so recovery
-needs no restart. Failures are logged once per window, not per request.
+breaker: after one failure Redis is skipped and reads return misses at once, while a
+background thread pings Redis every REDIS_BREAKER_SECONDS and closes the breaker when
+it answers. Recovery needs no restart, no request waits on a dead Redis more than
+once, and failures are logged once per interval, not per request.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+import redis
 from django.conf import settings
 from django.core.cache.backends.locmem import LocMemCache as DjangoLocMemCache
 from django_redis.cache import RedisCache as DjangoRedisCache
@@ -41,50 +43,73 @@ REDIS_UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
 
 
 class CircuitBreaker:
-    """Shared by every thread of a process for one Redis location."""
+    """Shared by every thread of a process for one Redis location.
 
-    def __init__(self, name: str, open_seconds: float) -> None:
+    Closed: calls go to Redis. After a failure it opens: calls are skipped at once,
+    and a background thread pings Redis every ``open_seconds`` (short timeout) and
+    closes the breaker when Redis answers. No request ever pays for the probing.
+    """
+
+    def __init__(self, name: str, open_seconds: float, probe: Callable[[], object]) -> None:
         self.name = name
         self.open_seconds = open_seconds
-        self._open_until = 0.0
+        self._probe = probe
+        self._open = False
         self._lock = threading.Lock()
-        self._log = Throttled(logger, interval=open_seconds * 6)
+        self._prober: threading.Thread | None = None
+        self._log = Throttled(logger, interval=max(open_seconds * 6, 30.0))
 
     @property
     def is_open(self) -> bool:
-        return time.monotonic() < self._open_until
+        return self._open
 
     def allow(self) -> bool:
-        return not self.is_open
+        return not self._open
 
     def record_failure(self, exc: BaseException) -> None:
         with self._lock:
-            self._open_until = time.monotonic() + self.open_seconds
+            self._open = True
+            if self._prober is None or not self._prober.is_alive():
+                self._prober = threading.Thread(
+                    target=self._probe_until_back, name=f"redis-{self.name}-probe", daemon=True
+                )
+                self._prober.start()
         self._log.warning(
-            "Redis %s unavailable (%s); serving cache misses for %.1fs before retrying",
+            "Redis %s unavailable (%s); serving cache misses, probing every %.1fs",
             self.name,
             type(exc).__name__,
             self.open_seconds,
         )
 
     def record_success(self) -> None:
-        if self._open_until:
+        if self._open:
             with self._lock:
-                was_open = self._open_until != 0.0
-                self._open_until = 0.0
-            if was_open:
-                logger.info("Redis %s reachable again", self.name)
+                self._open = False
+            logger.info("Redis %s reachable again", self.name)
+
+    def _probe_until_back(self) -> None:
+        while self._open:
+            time.sleep(self.open_seconds)
+            try:
+                self._probe()
+            except REDIS_UNAVAILABLE_ERRORS + (OSError,):
+                continue
+            self.record_success()
 
 
 _breakers: dict[str, CircuitBreaker] = {}
 _breakers_lock = threading.Lock()
+_PROBE_TIMEOUT = 0.5
 
 
 def breaker_for(location: str) -> CircuitBreaker:
     with _breakers_lock:
         breaker = _breakers.get(location)
         if breaker is None:
-            breaker = CircuitBreaker("cache", settings.REDIS_BREAKER_SECONDS)
+            client = redis.Redis.from_url(
+                location, socket_timeout=_PROBE_TIMEOUT, socket_connect_timeout=_PROBE_TIMEOUT
+            )
+            breaker = CircuitBreaker("cache", settings.REDIS_BREAKER_SECONDS, probe=client.ping)
             _breakers[location] = breaker
         return breaker
 

@@ -116,3 +116,22 @@ sentry_sdk.flush(timeout=5)
     assert b"secret-internal-detail" in payload  # the error itself is reported
     for secret in (b"sekrit-token-value", b"cookie-value-123", b"api-key-value-456"):
         assert secret not in payload
+
+
+@pytest.mark.services
+def test_the_cache_breaker_closes_by_itself_when_redis_returns(settings) -> None:
+    from tests.support.servers import poll, redis_server
+
+    settings.REDIS_BREAKER_SECONDS = 0.2
+    with redis_server() as redis:
+        cache = RedisCache(redis.url, {"OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2}})
+        cache.set("k", "v")
+        assert cache.get("k") == "v"
+        redis.stop()
+        assert cache.get("k", "miss") == "miss"
+        assert cache.breaker.is_open
+        assert cache.get("k", "miss") == "miss"  # skipped, not attempted
+        redis.start()
+        assert poll(lambda: not cache.breaker.is_open, timeout=10)
+        cache.set("k", "again")
+        assert cache.get("k") == "again"

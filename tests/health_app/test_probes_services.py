@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from agents_app.models import Agent, AgentCategory
-from tests.support.servers import celery_worker, closed_port, gunicorn, poll, redis_server
+from tests.support.servers import black_hole, celery_worker, closed_port, gunicorn, poll, redis_server
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -125,3 +125,19 @@ def test_both_database_connection_modes_serve_health(server_env: dict[str, str],
             body = _health(server.url).json()
             assert body["services"]["database"]["status"] == "ok", body["services"]["database"]
         assert httpx.get(server.url + "/ready", timeout=10).json() == {"ready": True}
+
+
+@pytest.mark.parametrize("dependency", ["REDIS_URL", "DATABASE_URL"])
+def test_health_answers_when_a_dependency_hangs(server_env: dict[str, str], dependency: str) -> None:
+    with black_hole() as port:
+        target = (
+            f"redis://127.0.0.1:{port}/0" if dependency == "REDIS_URL" else f"postgres://postgres@127.0.0.1:{port}/x"
+        )
+        with gunicorn({**server_env, dependency: target}, workers=1) as server:
+            for _ in range(3):
+                # The probe's own deadline is 0.9 s; 5 s here only detects a hang.
+                body = httpx.get(server.url + "/health", timeout=5).json()
+                service = "cache" if dependency == "REDIS_URL" else "database"
+                assert body["services"][service]["status"] in ("timeout", "down"), body["services"][service]
+                assert body["status"] == ("degraded" if dependency == "REDIS_URL" else "unhealthy")
+            assert httpx.get(server.url + "/live", timeout=5).status_code == 200
