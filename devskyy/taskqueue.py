@@ -26,7 +26,8 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 logger = logging.getLogger(__name__)
-# Sorted set: member = worker hostname, score = time of its last liveness mark.
+# Sorted set: member = worker hostname, score = when its liveness mark expires
+# (three heartbeat intervals after it was written), so readers need no settings.
 WORKERS_KEY = "devskyy:workers"
 _stop = threading.Event()
 
@@ -40,19 +41,17 @@ def _heartbeat_loop(hostname: str) -> None:
         now = time.time()
         try:
             pipe = client.pipeline(transaction=False)
-            pipe.zadd(WORKERS_KEY, {hostname: now})
-            pipe.zremrangebyscore(WORKERS_KEY, "-inf", now - interval * 30)
+            pipe.zadd(WORKERS_KEY, {hostname: now + interval * 3})
+            pipe.zremrangebyscore(WORKERS_KEY, "-inf", now - 3600)
             pipe.execute()
         except redis.RedisError as exc:
             logger.warning("worker heartbeat to Redis failed: %s", type(exc).__name__)
         _stop.wait(interval)
-    with contextlib.suppress(redis.RedisError):
-        client.zrem(WORKERS_KEY, hostname)
 
 
-def live_worker_count(client: redis.Redis, heartbeat_seconds: int) -> int:
-    """Workers whose last liveness mark is younger than three heartbeat intervals."""
-    count: int = client.zcount(WORKERS_KEY, time.time() - heartbeat_seconds * 3, "+inf")  # type: ignore[assignment]
+def live_worker_count(client: redis.Redis) -> int:
+    """Workers whose liveness mark has not expired."""
+    count: int = client.zcount(WORKERS_KEY, time.time(), "+inf")  # type: ignore[assignment]
     return count
 
 
@@ -67,5 +66,13 @@ def _start_heartbeat(sender: Any = None, **kwargs: Any) -> None:
 
 
 @worker_shutdown.connect
-def _stop_heartbeat(**kwargs: Any) -> None:
+def _stop_heartbeat(sender: Any = None, **kwargs: Any) -> None:
+    """Stop marking and remove this worker's mark now, before the process exits."""
+    from django.conf import settings
+
     _stop.set()
+    hostname = getattr(sender, "hostname", None)
+    if hostname and settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+        client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2, socket_connect_timeout=2)
+        with contextlib.suppress(redis.RedisError):
+            client.zrem(WORKERS_KEY, hostname)

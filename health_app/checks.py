@@ -159,7 +159,7 @@ def _task_queue_probe() -> dict[str, Any]:
     started = time.perf_counter()
     queued: int = client.llen("celery")  # type: ignore[assignment]
     ping_ms = (time.perf_counter() - started) * 1000
-    workers = live_worker_count(client, settings.WORKER_HEARTBEAT_SECONDS)
+    workers = live_worker_count(client)
     details: dict[str, Any] = {"backend": "celery", "ping_ms": round(ping_ms, 2), "workers": workers, "queued": queued}
     if not workers:
         details["status"] = DEGRADED
