@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ruff.__main__ import find_ruff_bin
+from ruff.__main__ import find_ruff_bin  # type: ignore[import-untyped]
 
 from devskyy.core.errors import DomainError, ServiceUnavailableError
 
