@@ -49,12 +49,6 @@ def _heartbeat_loop(hostname: str) -> None:
         _stop.wait(interval)
 
 
-def live_worker_count(client: redis.Redis) -> int:
-    """Workers whose liveness mark has not expired."""
-    count: int = client.zcount(WORKERS_KEY, time.time(), "+inf")  # type: ignore[assignment]
-    return count
-
-
 @worker_ready.connect
 def _start_heartbeat(sender: Any = None, **kwargs: Any) -> None:
     from django.conf import settings

@@ -25,7 +25,7 @@ from django.db.migrations.executor import MigrationExecutor
 from agents_app.selectors import agent_counts
 from devskyy.core import encryption
 from devskyy.core.background import embedded_backlog
-from devskyy.taskqueue import live_worker_count
+from devskyy.taskqueue import WORKERS_KEY
 
 OK = "ok"
 DEGRADED = "degraded"
@@ -125,46 +125,69 @@ def _probe_client(url: str) -> redis.Redis:
     return client
 
 
-def _cache_probe() -> dict[str, Any]:
-    if not settings.ENABLE_CACHE:
-        return {"status": DISABLED, "backend": "none"}
-    if not settings.REDIS_URL:
-        return {"backend": "local-memory", "scope": "per process"}
+def _redis_snapshot(url: str) -> dict[str, Any]:
+    """One pipelined round trip answers for every Redis-backed service on ``url``:
+    reachability, the Celery queue length and the live worker count."""
+    client = _probe_client(url)
     started = time.perf_counter()
-    _probe_client(settings.REDIS_URL).ping()
-    ping_ms = (time.perf_counter() - started) * 1000
-    breaker = getattr(cache, "breaker", None)
-    details: dict[str, Any] = {"backend": "redis", "ping_ms": round(ping_ms, 2)}
-    if breaker is not None and breaker.is_open:
-        # Redis answers again but this process has not retried yet: recovering.
-        details["breaker"] = "open"
-    return details
+    pipe = client.pipeline(transaction=False)
+    pipe.ping()
+    pipe.llen("celery")
+    pipe.zcount(WORKERS_KEY, time.time(), "+inf")
+    _, queued, workers = pipe.execute()
+    return {"ping_ms": round((time.perf_counter() - started) * 1000, 2), "queued": int(queued), "workers": int(workers)}
 
 
-def _channel_layer_probe() -> dict[str, Any]:
+def _channel_layer_url() -> str | None:
     layer: dict[str, Any] = settings.CHANNEL_LAYERS["default"]
     if not layer["BACKEND"].startswith("channels_redis"):
-        return {"backend": "in-memory", "scope": "per process"}
+        return None
     host = layer["CONFIG"]["hosts"][0]
-    url = host if isinstance(host, str) else host["address"]
-    started = time.perf_counter()
-    _probe_client(url).ping()
-    return {"backend": "redis", "ping_ms": round((time.perf_counter() - started) * 1000, 2)}
+    return host if isinstance(host, str) else str(host["address"])
 
 
-def _task_queue_probe() -> dict[str, Any]:
-    if settings.TASKS_EMBEDDED:
-        return {"backend": "in-process", "threads": settings.TASKS_EMBEDDED_THREADS, "backlog": embedded_backlog()}
-    client = _probe_client(settings.CELERY_BROKER_URL)
-    started = time.perf_counter()
-    queued: int = client.llen("celery")  # type: ignore[assignment]
-    ping_ms = (time.perf_counter() - started) * 1000
-    workers = live_worker_count(client)
-    details: dict[str, Any] = {"backend": "celery", "ping_ms": round(ping_ms, 2), "workers": workers, "queued": queued}
-    if not workers:
-        details["status"] = DEGRADED
-        details["reason"] = "no task worker is alive; tasks will wait in the queue"
-    return details
+def _redis_url_of(service: str) -> str | None:
+    if service == "cache":
+        return settings.REDIS_URL or None if settings.ENABLE_CACHE else None
+    if service == "channel_layer":
+        return _channel_layer_url()
+    if service == "task_queue":
+        return None if settings.TASKS_EMBEDDED else settings.CELERY_BROKER_URL
+    return None
+
+
+def _local_service(service: str) -> CheckResult:
+    """Services that are not on Redis in this configuration."""
+    if service == "cache":
+        if not settings.ENABLE_CACHE:
+            return CheckResult(DISABLED, None, {"backend": "none"})
+        return CheckResult(OK, None, {"backend": "local-memory", "scope": "per process"})
+    if service == "channel_layer":
+        return CheckResult(OK, None, {"backend": "in-memory", "scope": "per process"})
+    details = {"backend": "in-process", "threads": settings.TASKS_EMBEDDED_THREADS, "backlog": embedded_backlog()}
+    return CheckResult(OK, None, details)
+
+
+def _from_snapshot(service: str, snapshot: CheckResult) -> CheckResult:
+    backend = "celery" if service == "task_queue" else "redis"
+    if snapshot.status != OK:
+        return CheckResult(snapshot.status, snapshot.latency_ms, {"backend": backend, **snapshot.details})
+    details: dict[str, Any] = {"backend": backend, "ping_ms": snapshot.details["ping_ms"]}
+    status = OK
+    if service == "cache":
+        breaker = getattr(cache, "breaker", None)
+        if breaker is not None and breaker.is_open:
+            details["breaker"] = "open"  # Redis answers; this process has not noticed yet
+    elif service == "task_queue":
+        details["workers"] = snapshot.details["workers"]
+        details["queued"] = snapshot.details["queued"]
+        if not details["workers"]:
+            status = DEGRADED
+            details["reason"] = "no task worker is alive; tasks will wait in the queue"
+    return CheckResult(status, snapshot.latency_ms, details)
+
+
+REDIS_SERVICES = ("cache", "channel_layer", "task_queue")
 
 
 # --- local checks ----------------------------------------------------------------------
@@ -197,9 +220,6 @@ _inflight_lock = threading.Lock()
 
 PROBES: dict[str, Callable[[], dict[str, Any]]] = {
     "database": _database_probe,
-    "cache": _cache_probe,
-    "channel_layer": _channel_layer_probe,
-    "task_queue": _task_queue_probe,
     "auth": _auth_probe,
     "encryption": _encryption_probe,
     "llm_providers": _llm_probe,
@@ -210,8 +230,12 @@ def _submit(name: str) -> Future[CheckResult]:
     with _inflight_lock:
         future = _inflight.get(name)
         if future is None or future.done():
-            pool = _db_pool if name in _DB_PROBES else _pool
-            future = pool.submit(_timed, PROBES[name] if name in PROBES else READY_PROBES[name])
+            if name.startswith("redis:"):
+                url = name.removeprefix("redis:")
+                future = _pool.submit(_timed, lambda: _redis_snapshot(url))
+            else:
+                pool = _db_pool if name in _DB_PROBES else _pool
+                future = pool.submit(_timed, PROBES[name] if name in PROBES else READY_PROBES[name])
             _inflight[name] = future
         return future
 
@@ -225,18 +249,26 @@ _INLINE = frozenset({"auth", "encryption", "llm_providers"})
 
 
 def run_checks(names: list[str], deadline_seconds: float) -> dict[str, CheckResult]:
-    futures = {name: _submit(name) for name in names if name not in _INLINE}
-    inline = {name: _timed(PROBES[name]) for name in names if name in _INLINE}
+    """Run the named checks concurrently; anything not done by the deadline is ``timeout``."""
+    redis_urls = {name: _redis_url_of(name) for name in names if name in REDIS_SERVICES}
+    keys = {name for name in names if name not in _INLINE and name not in REDIS_SERVICES}
+    keys |= {f"redis:{url}" for url in redis_urls.values() if url}
+    futures = {key: _submit(key) for key in keys}
+    results: dict[str, CheckResult] = {name: _timed(PROBES[name]) for name in names if name in _INLINE}
     ends_at = time.monotonic() + deadline_seconds
-    results: dict[str, CheckResult] = {}
-    for name, future in futures.items():
+    done: dict[str, CheckResult] = {}
+    for key, future in futures.items():
         try:
-            results[name] = future.result(timeout=max(0.0, ends_at - time.monotonic()))
+            done[key] = future.result(timeout=max(0.0, ends_at - time.monotonic()))
         except FutureTimeout:
-            results[name] = CheckResult(
-                TIMEOUT, deadline_seconds * 1000, {"error": f"no answer within {deadline_seconds:.1f}s"}
-            )
-    results.update(inline)
+            error = {"error": f"no answer within {deadline_seconds:.1f}s"}
+            done[key] = CheckResult(TIMEOUT, deadline_seconds * 1000, error)
+    for name in names:
+        if name in REDIS_SERVICES:
+            url = redis_urls[name]
+            results[name] = _from_snapshot(name, done[f"redis:{url}"]) if url else _local_service(name)
+        elif name in done:
+            results[name] = done[name]
     return results
 
 
