@@ -5,10 +5,13 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from agents_app.views import dashboard
+
 urlpatterns = [
     path("", include("health_app.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("dashboard/", dashboard, name="dashboard"),
     path(settings.ADMIN_URL, admin.site.urls),
 ]
 
