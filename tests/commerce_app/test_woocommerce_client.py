@@ -550,3 +550,25 @@ def test_no_log_line_carries_the_consumer_secret_or_the_signed_query(shop, caplo
         assert "cs_" + "9" * 40 not in line
         assert "oauth_signature" not in line
         assert "oauth_nonce" not in line
+
+
+# --- configuration ---------------------------------------------------------------------------
+
+
+def test_a_client_from_settings_talks_to_the_configured_shop(shop, settings):
+    settings.WORDPRESS_URL = shop.url
+    settings.WOOCOMMERCE_KEY = shop.consumer_key
+    settings.WOOCOMMERCE_SECRET = shop.consumer_secret
+    settings.WOOCOMMERCE_MAX_ATTEMPTS = 2
+    product = shop.add_product(name="From settings")
+    shop.fail(503, times=2)
+
+    with WooCommerceClient.from_settings(retry=RetryPolicy(max_attempts=2, backoff_base=0.01)) as woo:
+        with pytest.raises(TransientError):
+            woo.get_product(product["id"])
+        assert woo.get_product(product["id"]).name == "From settings"
+    assert WooCommerceClient.from_settings().retry.max_attempts == 2
+
+    settings.WOOCOMMERCE_SECRET = ""
+    with pytest.raises(ConfigurationError, match="WOOCOMMERCE_SECRET"):
+        WooCommerceClient.from_settings()
