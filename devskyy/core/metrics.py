@@ -180,3 +180,11 @@ class PrometheusMiddleware:
         if request.path.startswith("/api/"):
             API_REQUEST_DURATION.labels(method=method, route=route, status_class=f"{status // 100}xx").observe(elapsed)
         return response
+
+
+WOOCOMMERCE_API_DURATION = Histogram(
+    "woocommerce_api_call_duration_seconds",
+    "Time of each attempt at a WooCommerce REST API call, by HTTP method.",
+    ["method"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+)
