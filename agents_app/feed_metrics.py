@@ -124,6 +124,8 @@ async def _run() -> None:
     layer = get_channel_layer()
     last_purge = 0.0
     while True:
+        # Sleep first: a socket on /ws/metrics gets a snapshot when it connects.
+        await asyncio.sleep(interval)
         started = time.monotonic()
         purge_due = started - last_purge > _PURGE_EVERY_SECONDS
         try:
@@ -136,11 +138,11 @@ async def _run() -> None:
             logger.warning("metrics_update not published: %s", type(exc).__name__)
         except Exception:  # noqa: BLE001 - the publisher must outlive one bad tick (e.g. DB restart)
             logger.exception("metrics_update tick failed")
-        await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
 
 
 def ensure_running() -> None:
     """Start this process's publisher loop once (called from a consumer's connect)."""
     global _task
-    if _task is None or _task.done():
-        _task = asyncio.get_running_loop().create_task(_run())
+    loop = asyncio.get_running_loop()
+    if _task is None or _task.done() or _task.get_loop() is not loop:
+        _task = loop.create_task(_run())

@@ -36,7 +36,14 @@ _COLLECTIONS: dict[str, dict[str, object]] = {
         "adjectives": ["Heartbreak", "Scarlet", "Bleeding Heart", "Bittersweet", "Rebel", "Wildheart", "Crimson"],
     },
 }
-_CATEGORY_CODES = {"hoodies": "HOO", "t-shirts": "TEE", "jackets": "JKT", "pants": "PNT", "dresses": "DRS", "accessories": "ACC"}
+_CATEGORY_CODES = {
+    "hoodies": "HOO",
+    "t-shirts": "TEE",
+    "jackets": "JKT",
+    "pants": "PNT",
+    "dresses": "DRS",
+    "accessories": "ACC",
+}
 # category -> (garments, base price in USD, cost share of price)
 _GARMENTS: dict[str, tuple[list[str], Decimal, Decimal]] = {
     "hoodies": (["Hoodie", "Zip Hoodie", "Oversized Hoodie"], Decimal("89.00"), Decimal("0.38")),

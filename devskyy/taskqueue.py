@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 # Sorted set: member = worker hostname, score = time of its last liveness mark.
 WORKERS_KEY = "devskyy:workers"
 _stop = threading.Event()
+_hostname: str | None = None
 
 
 def _heartbeat_loop(hostname: str) -> None:
@@ -62,10 +63,22 @@ def _start_heartbeat(sender: Any = None, **kwargs: Any) -> None:
 
     if not settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
         return
+    global _hostname
     hostname = getattr(sender, "hostname", None) or f"worker@{socket.gethostname()}:{os.getpid()}"
+    _hostname = hostname
     threading.Thread(target=_heartbeat_loop, args=(hostname,), name="devskyy-heartbeat", daemon=True).start()
 
 
 @worker_shutdown.connect
 def _stop_heartbeat(**kwargs: Any) -> None:
     _stop.set()
+    # Remove the mark here, synchronously: the heartbeat thread is a daemon and the
+    # process may exit before it wakes up to do it (the worker then looked alive to
+    # /health for three more heartbeat intervals).
+    if _hostname is None:
+        return
+    from django.conf import settings
+
+    with contextlib.suppress(redis.RedisError):
+        client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2, socket_connect_timeout=2)
+        client.zrem(WORKERS_KEY, _hostname)

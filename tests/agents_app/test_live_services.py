@@ -22,6 +22,7 @@ from django.test import Client
 from django.utils.crypto import get_random_string
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
+from websockets.typing import Origin
 
 import tests.support.slow_tool  # noqa: F401 - registers test_slow_counter in this process too
 from agents_app.models import Agent, AgentTask, TaskStatus
@@ -72,7 +73,7 @@ def _http(base_url: str, cookies: dict[str, str]) -> httpx.Client:
 def _ws(base_url: str, channel: str, cookies: dict[str, str] | None) -> Iterator[ClientConnection]:
     headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())} if cookies else {}
     url = base_url.replace("http://", "ws://") + f"/ws/{channel}"
-    with connect(url, additional_headers=headers, origin=base_url, open_timeout=10) as ws:  # type: ignore[arg-type]
+    with connect(url, additional_headers=headers, origin=Origin(base_url), open_timeout=10) as ws:
         yield ws
 
 
@@ -94,7 +95,7 @@ def _recv_until(ws: ClientConnection, predicate: Any, timeout: float = 30) -> li
 
 
 def _no_more(ws: ClientConnection, wait: float = 1.0, ignore: tuple[str, ...] = ("metrics_update",)) -> list[dict]:
-    extra = []
+    extra: list[dict] = []
     deadline = time.monotonic() + wait
     while True:
         remaining = deadline - time.monotonic()
@@ -109,7 +110,8 @@ def _no_more(ws: ClientConnection, wait: float = 1.0, ignore: tuple[str, ...] = 
 
 
 def _counter(broker: redis.Redis, key: str, kind: str) -> int:
-    return int(broker.get(f"{key}:{kind}") or 0)
+    value: Any = broker.get(f"{key}:{kind}")
+    return int(value or 0)
 
 
 def _slow_agent() -> Agent:
