@@ -1,8 +1,14 @@
-"""Agent registry."""
+"""Agent registry and agent tasks."""
 
 from __future__ import annotations
 
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
+from django.utils import timezone
 
 
 class AgentCategory(models.TextChoices):
@@ -51,3 +57,82 @@ class Agent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.slug} ({self.name})"
+
+
+class TaskStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+FINAL_STATUSES = (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED)
+
+
+class AgentTask(models.Model):
+    """One requested run of an agent action (a registered tool, or an LLM prompt).
+
+    Lifecycle (agents_app.services.tasks): ``pending`` -> ``running`` (claimed by a
+    worker with a conditional UPDATE, holding a lease renewed at each checkpoint) ->
+    ``completed`` | ``failed`` | ``cancelled`` (again a conditional UPDATE keyed on the
+    attempt that holds the lease, so a task is finished at most once). A running task
+    whose lease expired (its worker died) may be claimed again; ``attempts`` counts
+    claims. ``idempotency_key`` is unique per requesting user; ``request_hash`` is the
+    digest of the request body it was created from, to refuse a reused key with a
+    different body.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="tasks")
+    action = models.CharField(max_length=64)
+    parameters = models.JSONField(default=dict, blank=True)
+    use_round_table = models.BooleanField(default=False)
+    status = models.CharField(max_length=16, choices=TaskStatus.choices, default=TaskStatus.PENDING)
+    progress = models.PositiveSmallIntegerField(default=0)
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    provider = models.CharField(max_length=32, blank=True)
+    model = models.CharField(max_length=128, blank=True)
+    tokens = models.PositiveIntegerField(default=0)
+    cost = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal("0"))
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # NULL (not ""): the per-user unique constraint must ignore tasks without a key.
+    idempotency_key = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
+    request_hash = models.CharField(max_length=64, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="agent_tasks"
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    cancel_requested = models.BooleanField(default=False)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["requested_by", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="agent_task_idempotency_per_user",
+            ),
+            models.CheckConstraint(condition=Q(progress__lte=100), name="agent_task_progress_0_100"),
+            models.CheckConstraint(condition=Q(cost__gte=0), name="agent_task_cost_not_negative"),
+        ]
+        indexes = [
+            models.Index(fields=["agent", "status"], name="agent_task_agent_status"),
+            models.Index(fields=["status", "created_at"], name="agent_task_status_created"),
+            models.Index(fields=["requested_by", "created_at"], name="agent_task_user_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.action} ({self.status})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES

@@ -1,12 +1,19 @@
-"""Reads of the agent registry."""
+"""Reads of the agent registry and agent tasks."""
 
 from __future__ import annotations
 
-from typing import TypedDict
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypedDict
 
-from django.db.models import Count, Q
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Avg, Count, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
 
-from agents_app.models import Agent, AgentStatus
+from agents_app.exceptions import TaskNotFoundError
+from agents_app.integrations import integration_status
+from agents_app.models import Agent, AgentStatus, AgentTask, TaskStatus
+from agents_app.tools.base import registry
 
 
 class AgentCounts(TypedDict):
@@ -33,3 +40,112 @@ def agent_counts() -> AgentCounts:
         active += row["active"]
         categories.append(row["category"])
     return {"total": total, "active": active, "categories": sorted(categories)}
+
+
+def agents_with_stats(*, slug: str | None = None) -> QuerySet[Agent]:
+    """Agents annotated with their task aggregates, in one query (stats never stored).
+
+    ``stat_completed``/``stat_failed``: tasks in those states; ``stat_avg_ms``: mean run
+    time of completed tasks; ``stat_cost``: cost of every task; ``stat_running``:
+    tasks running now.
+    """
+    qs = Agent.objects.annotate(
+        stat_completed=Count("tasks", filter=Q(tasks__status=TaskStatus.COMPLETED)),
+        stat_failed=Count("tasks", filter=Q(tasks__status=TaskStatus.FAILED)),
+        stat_running=Count("tasks", filter=Q(tasks__status=TaskStatus.RUNNING)),
+        stat_avg_ms=Avg("tasks__duration_ms", filter=Q(tasks__status=TaskStatus.COMPLETED)),
+        stat_cost=Coalesce(Sum("tasks__cost"), Value(Decimal("0"))),
+    ).order_by("slug")
+    if slug is not None:
+        qs = qs.filter(slug=slug)
+    return qs
+
+
+def agent_stats(agent: Agent) -> dict[str, Any]:
+    """The dashboard's ``stats`` object from an agent annotated by ``agents_with_stats``.
+
+    ``successRate``: completed / (completed + failed), percent, null before any task
+    finished. ``learningCycles`` is null: no feedback loop exists yet, and a number
+    would be invented.
+    """
+    completed: int = agent.stat_completed  # type: ignore[attr-defined]
+    failed: int = agent.stat_failed  # type: ignore[attr-defined]
+    finished = completed + failed
+    avg_ms = agent.stat_avg_ms  # type: ignore[attr-defined]
+    cost: Decimal = agent.stat_cost  # type: ignore[attr-defined]
+    return {
+        "tasksCompleted": completed,
+        "tasksFailed": failed,
+        "tasksRunning": agent.stat_running,  # type: ignore[attr-defined]
+        "successRate": round(100 * completed / finished, 1) if finished else None,
+        "avgLatencyMs": round(float(avg_ms), 1) if avg_ms is not None else None,
+        "totalCostUsd": str(cost.quantize(Decimal("0.000001"))),
+        "learningCycles": None,
+    }
+
+
+def agent_effective_status(agent: Agent) -> str:
+    """Stored state (disabled/error) wins; otherwise running while it has running tasks."""
+    if not agent.enabled or agent.status == AgentStatus.DISABLED:
+        return AgentStatus.DISABLED
+    if agent.status == AgentStatus.ERROR:
+        return AgentStatus.ERROR
+    return AgentStatus.RUNNING if getattr(agent, "stat_running", 0) else AgentStatus.IDLE
+
+
+def agent_requirements(agent: Agent, status: dict[str, bool] | None = None) -> dict[str, Any]:
+    """Which integrations the agent's tools need and whether each is configured now."""
+    status = status if status is not None else integration_status()
+    tools = registry()
+    needed: set[str] = set()
+    for name in agent.tools:
+        tool = tools.get(name)
+        if tool is not None:
+            needed |= tool.requires
+    requirements = {name: status[name] for name in sorted(needed)}
+    missing = [name for name, ok in requirements.items() if not ok]
+    unknown = [name for name in agent.tools if name not in tools]
+    detail: dict[str, Any] = {"ready": not missing and not unknown, "requirements": requirements, "missing": missing}
+    if unknown:
+        detail["unknown_tools"] = unknown
+    return detail
+
+
+def can_see_all_tasks(user: AbstractBaseUser | AnonymousUser) -> bool:
+    return bool(getattr(user, "is_staff", False) or getattr(user, "is_superuser", False))
+
+
+def visible_tasks(user: AbstractBaseUser | AnonymousUser) -> QuerySet[AgentTask]:
+    """Tasks ``user`` may see: their own; staff see every task (object-level authorization)."""
+    qs = AgentTask.objects.select_related("agent")
+    if can_see_all_tasks(user):
+        return qs
+    return qs.filter(requested_by_id=user.pk)
+
+
+def task_list(
+    *,
+    user: AbstractBaseUser | AnonymousUser,
+    agent_slug: str | None = None,
+    status: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+) -> QuerySet[AgentTask]:
+    qs = visible_tasks(user)
+    if agent_slug:
+        qs = qs.filter(agent__slug=agent_slug)
+    if status:
+        qs = qs.filter(status=status)
+    if created_after:
+        qs = qs.filter(created_at__gte=created_after)
+    if created_before:
+        qs = qs.filter(created_at__lt=created_before)
+    return qs
+
+
+def task_get_visible(*, user: AbstractBaseUser | AnonymousUser, task_id: str) -> AgentTask:
+    """The task if it exists and ``user`` may see it; otherwise TaskNotFoundError (no existence leak)."""
+    task = visible_tasks(user).filter(pk=task_id).first()
+    if task is None:
+        raise TaskNotFoundError("No such task.", details={"task_id": task_id})
+    return task

@@ -4,4 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-websocket_urlpatterns: list[Any] = []
+from agents_app.routing import websocket_urlpatterns as agents_routes
+
+websocket_urlpatterns: list[Any] = [*agents_routes]

@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 # (three heartbeat intervals after it was written), so readers need no settings.
 WORKERS_KEY = "devskyy:workers"
 _stop = threading.Event()
+_hostname: str | None = None
 
 
 def _heartbeat_loop(hostname: str) -> None:
@@ -55,18 +56,21 @@ def _start_heartbeat(sender: Any = None, **kwargs: Any) -> None:
 
     if not settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
         return
+    global _hostname
     hostname = getattr(sender, "hostname", None) or f"worker@{socket.gethostname()}:{os.getpid()}"
+    _hostname = hostname
     threading.Thread(target=_heartbeat_loop, args=(hostname,), name="devskyy-heartbeat", daemon=True).start()
 
 
 @worker_shutdown.connect
-def _stop_heartbeat(sender: Any = None, **kwargs: Any) -> None:
-    """Stop marking and remove this worker's mark now, before the process exits."""
+def _stop_heartbeat(**kwargs: Any) -> None:
+    """Stop marking and remove this worker's mark now, synchronously: the heartbeat
+    thread is a daemon and the process may exit before it wakes up."""
+    _stop.set()
+    if _hostname is None:
+        return
     from django.conf import settings
 
-    _stop.set()
-    hostname = getattr(sender, "hostname", None)
-    if hostname and settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    with contextlib.suppress(redis.RedisError):
         client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2, socket_connect_timeout=2)
-        with contextlib.suppress(redis.RedisError):
-            client.zrem(WORKERS_KEY, hostname)
+        client.zrem(WORKERS_KEY, _hostname)

@@ -9,6 +9,7 @@ from agents_app.views import dashboard
 
 urlpatterns = [
     path("", include("health_app.api.urls")),
+    path("api/v1/", include("agents_app.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("dashboard/", dashboard, name="dashboard"),

@@ -7,7 +7,12 @@ import logging
 import secrets
 from pathlib import Path
 
+import django_stubs_ext
+
 from devskyy.core.env import ConfigError, env
+
+# Generic admin/queryset classes (admin.ModelAdmin[Model]) at runtime, as the type stubs use them.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VERSION = "0.2.0"
@@ -77,6 +82,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "channels",
     "devskyy.core",
+    "devskyy.feed",
     "agents_app",
     "commerce_app",
     "health_app",
@@ -162,4 +168,4 @@ ASGI_HTTP_MODE = env.choice("ASGI_HTTP_MODE", "wsgi", ("wsgi", "asgi"))
 WEB_THREADS = env.int("WEB_THREADS", 8, minimum=1, maximum=256)
 
 # Seed commands `manage.py bootstrap_embedded` runs (each idempotent).
-EMBEDDED_SEED_COMMANDS: list[str] = []
+EMBEDDED_SEED_COMMANDS: list[str] = ["seed_agents", "seed_demo_shop"]

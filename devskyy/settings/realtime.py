@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from devskyy.core.env import env
+
 from .cache import REDIS_URL
+
+# How long stored feed events stay resumable (``{"type":"resume","after":seq}``).
+EVENT_RETENTION_HOURS = env.int("EVENT_RETENTION_HOURS", 24, minimum=1, maximum=24 * 90)
+# Seconds between metrics_update snapshots on /ws/metrics.
+METRICS_FEED_INTERVAL_SECONDS = env.float("METRICS_FEED_INTERVAL_SECONDS", 5.0, minimum=0.2, maximum=300)
 
 if REDIS_URL:
     CHANNEL_LAYERS = {

@@ -18,10 +18,17 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", 900, minimum=1)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", 840, minimum=1)
+# A message not acknowledged within this window (its worker died: acks are late) is
+# put back on the queue by the next worker that sweeps. Keep it above the task time
+# limit in production, or a long task still running is delivered a second time (its
+# claim then waits for the lease; it never runs twice to completion).
+CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", CELERY_TASK_TIME_LIMIT + 300, minimum=1)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    # A task not acknowledged within this window is re-delivered to another worker:
-    # it must exceed the longest task time limit.
-    "visibility_timeout": CELERY_TASK_TIME_LIMIT + 300,
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    # kombu sweeps for expired unacked messages at worker start and then every
+    # interval x throttle seconds; scale the sweep with the timeout (1 s .. 60 s).
+    "unacked_restore_interval": max(1, min(60, CELERY_VISIBILITY_TIMEOUT // 10)),
+    "unacked_restore_throttle": 1,
     "socket_timeout": REDIS_SOCKET_TIMEOUT,
     "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
 }
@@ -32,3 +39,9 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_SEND_TASK_EVENTS = False
 # Seconds between the liveness marks each worker writes to Redis (read by /health).
 WORKER_HEARTBEAT_SECONDS = env.int("WORKER_HEARTBEAT_SECONDS", 10, minimum=1, maximum=300)
+
+# Agent tasks: a running task holds a lease renewed at each tool checkpoint; a task
+# whose lease expired (worker gone) may be claimed again by a re-delivered message.
+TASK_LEASE_SECONDS = env.int("TASK_LEASE_SECONDS", 300, minimum=1, maximum=86_400)
+# Extra modules registering agent tools (comma list of dotted paths).
+AGENT_EXTRA_TOOL_MODULES = env.list("AGENT_EXTRA_TOOL_MODULES", [])

@@ -1,0 +1,148 @@
+"""The ``metrics_update`` publisher: one per cluster, every METRICS_FEED_INTERVAL_SECONDS.
+
+Each web process starts the loop when its first WebSocket connects; only the process
+holding a short Redis lease (embedded: the only process) computes and sends, so the
+figures are computed once per interval, not once per socket or per process. The
+leader also purges feed events past EVENT_RETENTION_HOURS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import redis
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from agents_app.models import AgentTask, TaskStatus
+from devskyy.core.background import embedded_backlog
+from devskyy.core.events import group_name, purge_expired, utc_iso
+from devskyy.feed.models import FeedEvent
+
+logger = logging.getLogger(__name__)
+LEADER_KEY = "devskyy:feed:metrics-leader"
+_PURGE_EVERY_SECONDS = 600
+_token = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+_task: asyncio.Task[None] | None = None
+_redis: redis.Redis | None = None
+
+
+def metrics_snapshot() -> dict[str, Any]:
+    """Figures measured now from the database (and the broker when there is one)."""
+    now = timezone.now()
+    minute_ago, day_ago = now - timedelta(minutes=1), now - timedelta(hours=24)
+    counts = AgentTask.objects.aggregate(
+        pending=Count("id", filter=Q(status=TaskStatus.PENDING)),
+        running=Count("id", filter=Q(status=TaskStatus.RUNNING)),
+        completed_24h=Count("id", filter=Q(status=TaskStatus.COMPLETED, finished_at__gte=day_ago)),
+        failed_24h=Count("id", filter=Q(status=TaskStatus.FAILED, finished_at__gte=day_ago)),
+        cancelled_24h=Count("id", filter=Q(status=TaskStatus.CANCELLED, finished_at__gte=day_ago)),
+        finished_last_minute=Count("id", filter=Q(finished_at__gte=minute_ago)),
+    )
+    events_last_minute = FeedEvent.objects.filter(created_at__gte=minute_ago).count()
+    finished = counts["completed_24h"] + counts["failed_24h"]
+    return {
+        "tasks": {
+            "pending": counts["pending"],
+            "running": counts["running"],
+            "completed_24h": counts["completed_24h"],
+            "failed_24h": counts["failed_24h"],
+            "cancelled_24h": counts["cancelled_24h"],
+        },
+        "running_tasks": counts["running"],
+        "tasks_finished_per_minute": counts["finished_last_minute"],
+        "success_rate_24h": round(100 * counts["completed_24h"] / finished, 1) if finished else None,
+        "events_per_second": round(events_last_minute / 60, 3),
+        "queue": _queue_depth(),
+    }
+
+
+def _client() -> redis.Redis:
+    global _redis
+    if _redis is None:
+        _redis = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+    return _redis
+
+
+def _queue_depth() -> dict[str, Any]:
+    if settings.TASKS_EMBEDDED:
+        return {"backend": "in-process", "waiting": embedded_backlog()}
+    try:
+        waiting: int = _client().llen("celery")  # type: ignore[assignment]
+    except redis.RedisError:
+        return {"backend": "celery", "waiting": None}
+    return {"backend": "celery", "waiting": waiting}
+
+
+def _lead(ttl: float) -> bool:
+    """Hold (or renew) the cluster-wide publisher lease; True when this process leads."""
+    if not settings.REDIS_URL:
+        return True
+    client = _client()
+    try:
+        if client.set(LEADER_KEY, _token, nx=True, px=int(ttl * 1000)):
+            return True
+        if client.get(LEADER_KEY) == _token.encode():
+            client.pexpire(LEADER_KEY, int(ttl * 1000))
+            return True
+    except redis.RedisError:
+        return False
+    return False
+
+
+def _tick(ttl: float, purge_due: bool) -> dict[str, Any] | None:
+    if not _lead(ttl):
+        return None
+    if purge_due:
+        purged = purge_expired()
+        if purged:
+            logger.info("purged %d feed events past retention", purged)
+    return metrics_snapshot()
+
+
+def snapshot_message(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "feed.event",
+        "event": {"type": "metrics_update", "timestamp": utc_iso(), "data": data},
+        "owner_id": None,
+        "agent_id": "",
+        "task_id": "",
+    }
+
+
+async def _run() -> None:
+    interval = settings.METRICS_FEED_INTERVAL_SECONDS
+    layer = get_channel_layer()
+    last_purge = 0.0
+    while True:
+        # Sleep first: a socket on /ws/metrics gets a snapshot when it connects.
+        await asyncio.sleep(interval)
+        started = time.monotonic()
+        purge_due = started - last_purge > _PURGE_EVERY_SECONDS
+        try:
+            data = await database_sync_to_async(_tick)(interval * 3, purge_due)
+            if purge_due and data is not None:
+                last_purge = started
+            if data is not None and layer is not None:
+                await layer.group_send(group_name("metrics"), snapshot_message(data))
+        except (redis.RedisError, OSError, TimeoutError) as exc:
+            logger.warning("metrics_update not published: %s", type(exc).__name__)
+        except Exception:  # noqa: BLE001 - the publisher must outlive one bad tick (e.g. DB restart)
+            logger.exception("metrics_update tick failed")
+
+
+def ensure_running() -> None:
+    """Start this process's publisher loop once (called from a consumer's connect)."""
+    global _task
+    loop = asyncio.get_running_loop()
+    if _task is None or _task.done() or _task.get_loop() is not loop:
+        _task = loop.create_task(_run())

@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from agents_app.services.agents import agents_seed
+
+
+class Command(BaseCommand):
+    help = "Create or update the 54-agent catalog (update_or_create by slug; idempotent)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        result = agents_seed()
+        self.stdout.write(f"agents: {result.created} created, {result.updated} updated, {result.total} in total")

@@ -1,0 +1,69 @@
+"""Agent writes: seeding the catalog, starting and stopping agents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from agents_app import catalog
+from agents_app.events import publish_agent_status
+from agents_app.exceptions import AgentNotFoundError
+from agents_app.models import Agent, AgentStatus
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    created: int
+    updated: int
+    total: int
+
+
+@transaction.atomic
+def agents_seed() -> SeedResult:
+    """update_or_create every catalog entry by slug; rows not in the catalog are left alone."""
+    created = updated = 0
+    for definition in catalog.definitions():
+        _, was_created = Agent.objects.update_or_create(
+            slug=definition["slug"], defaults=catalog.as_defaults(definition)
+        )
+        if was_created:
+            created += 1
+        else:
+            updated += 1
+    return SeedResult(created=created, updated=updated, total=Agent.objects.count())
+
+
+def agent_get(slug: str) -> Agent:
+    try:
+        return Agent.objects.get(slug=slug)
+    except Agent.DoesNotExist:
+        raise AgentNotFoundError(f"No agent {slug!r}.", details={"agent_id": slug}) from None
+
+
+@transaction.atomic
+def agent_start(*, slug: str) -> Agent:
+    """Enable the agent: it accepts tasks again. Idempotent."""
+    agent = Agent.objects.select_for_update().filter(slug=slug).first()
+    if agent is None:
+        raise AgentNotFoundError(f"No agent {slug!r}.", details={"agent_id": slug})
+    if not agent.enabled or agent.status != AgentStatus.IDLE:
+        agent.enabled = True
+        agent.status = AgentStatus.IDLE
+        agent.save(update_fields=["enabled", "status", "updated_at"])
+        publish_agent_status(agent, reason="started")
+    return agent
+
+
+@transaction.atomic
+def agent_stop(*, slug: str) -> Agent:
+    """Disable the agent: new tasks are refused; tasks already queued still run. Idempotent."""
+    agent = Agent.objects.select_for_update().filter(slug=slug).first()
+    if agent is None:
+        raise AgentNotFoundError(f"No agent {slug!r}.", details={"agent_id": slug})
+    if agent.enabled or agent.status != AgentStatus.DISABLED:
+        agent.enabled = False
+        agent.status = AgentStatus.DISABLED
+        agent.save(update_fields=["enabled", "status", "updated_at"])
+        publish_agent_status(agent, reason="stopped")
+    return agent

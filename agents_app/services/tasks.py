@@ -1,0 +1,186 @@
+"""Creating, cancelling and retrying agent tasks (the request side of the lifecycle)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from agents_app.events import publish_task_update
+from agents_app.exceptions import (
+    AgentStoppedError,
+    IdempotencyConflictError,
+    TaskNotCancellableError,
+    ToolInputInvalidError,
+    ToolNotAllowedError,
+)
+from agents_app.models import Agent, AgentStatus, AgentTask, TaskStatus
+from agents_app.services.agents import agent_get
+from agents_app.tools.base import Tool, get_tool, validate_input
+from agents_app.tools.integrations import check_requirements
+from devskyy.core.background import enqueue
+
+LLM_ACTION = "llm_complete"
+
+
+@dataclass(frozen=True)
+class CreatedTask:
+    task: AgentTask
+    created: bool  # False: an earlier request with the same Idempotency-Key made it
+
+
+def resolve_action(agent: Agent, action: str, parameters: dict[str, Any], *, use_round_table: bool) -> Tool:
+    """The tool behind ``action`` for ``agent``, with parameters validated; raises 4xx/503 errors.
+
+    Checks, in order: the tool exists, the agent may use it, its integrations are
+    configured (fail fast, 503), the round table applies (LLM actions only), and the
+    parameters match the tool's schema (400 listing each error).
+    """
+    tool = get_tool(action)
+    if action not in agent.tools:
+        raise ToolNotAllowedError(
+            f"Agent {agent.slug!r} may not use tool {action!r}.",
+            details={"agent_id": agent.slug, "tool": action, "allowed": agent.tools},
+        )
+    check_requirements(tool.requires | ({"llm"} if use_round_table else set()))
+    if use_round_table and tool.kind != "llm":
+        raise ToolInputInvalidError(
+            "use_round_table applies to LLM prompts only, not to tool actions.",
+            details={"errors": [{"path": "/use_round_table", "message": "only for LLM prompts"}]},
+        )
+    validate_input(tool, parameters)
+    return tool
+
+
+def request_hash(*, agent_slug: str, action: str, parameters: dict[str, Any], use_round_table: bool) -> str:
+    body = {"agent": agent_slug, "action": action, "parameters": parameters, "use_round_table": use_round_table}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _replay(existing: AgentTask, digest: str) -> CreatedTask:
+    if existing.request_hash != digest:
+        raise IdempotencyConflictError(
+            "This Idempotency-Key was already used with a different request body.",
+            details={"task_id": str(existing.id)},
+        )
+    return CreatedTask(task=existing, created=False)
+
+
+def _user_id(user: AbstractBaseUser | AnonymousUser | None) -> int | None:
+    if user is None or not user.is_authenticated:
+        return None
+    return int(user.pk)
+
+
+@transaction.atomic
+def task_create(
+    *,
+    agent_slug: str,
+    action: str,
+    parameters: dict[str, Any],
+    user: AbstractBaseUser | AnonymousUser | None,
+    idempotency_key: str | None = None,
+    use_round_table: bool = False,
+) -> CreatedTask:
+    """Persist a pending task and queue it for a worker after commit.
+
+    With ``idempotency_key``: the same key and body from the same user returns the
+    task made the first time (``created=False``); the same key with another body
+    raises ``IdempotencyConflictError``. Nothing is written when validation fails.
+    """
+    user_id = _user_id(user)
+    digest = request_hash(agent_slug=agent_slug, action=action, parameters=parameters, use_round_table=use_round_table)
+    if idempotency_key is not None:
+        existing = (
+            AgentTask.objects.select_related("agent")
+            .filter(requested_by_id=user_id, idempotency_key=idempotency_key)
+            .first()
+        )
+        if existing is not None:
+            return _replay(existing, digest)
+    agent = agent_get(agent_slug)
+    if not agent.enabled or agent.status == AgentStatus.DISABLED:
+        raise AgentStoppedError(f"Agent {agent.slug!r} is stopped; start it first.", details={"agent_id": agent.slug})
+    resolve_action(agent, action, parameters, use_round_table=use_round_table)
+    try:
+        with transaction.atomic():
+            task = AgentTask.objects.create(
+                agent=agent,
+                action=action,
+                parameters=parameters,
+                use_round_table=use_round_table,
+                requested_by_id=user_id,
+                idempotency_key=idempotency_key,
+                request_hash=digest,
+            )
+    except IntegrityError:
+        # A concurrent request with the same key won the race: answer with its task.
+        existing = AgentTask.objects.select_related("agent").get(
+            requested_by_id=user_id, idempotency_key=idempotency_key
+        )
+        return _replay(existing, digest)
+    _queue(task, agent.slug)
+    return CreatedTask(task=task, created=True)
+
+
+def _queue(task: AgentTask, agent_slug: str) -> None:
+    from agents_app.tasks import run_agent_task
+
+    publish_task_update(task, agent_slug=agent_slug)
+    enqueue(run_agent_task, str(task.id))
+
+
+@transaction.atomic
+def task_cancel(*, task: AgentTask) -> AgentTask:
+    """Cancel: a pending task never starts; a running one stops at its next checkpoint.
+
+    Finished tasks raise ``TaskNotCancellableError``. Idempotent for a running task whose
+    cancel is already requested.
+    """
+    locked = AgentTask.objects.select_for_update().select_related("agent").get(pk=task.pk)
+    if locked.status == TaskStatus.PENDING:
+        locked.status = TaskStatus.CANCELLED
+        locked.cancel_requested = True
+        locked.finished_at = timezone.now()
+        locked.save(update_fields=["status", "cancel_requested", "finished_at"])
+        publish_task_update(locked, agent_slug=locked.agent.slug, extra={"reason": "cancelled before start"})
+    elif locked.status == TaskStatus.RUNNING:
+        if not locked.cancel_requested:
+            locked.cancel_requested = True
+            locked.save(update_fields=["cancel_requested"])
+            publish_task_update(locked, agent_slug=locked.agent.slug, extra={"cancel_requested": True})
+    else:
+        raise TaskNotCancellableError(
+            f"Task is already {locked.status}.", details={"task_id": str(locked.id), "status": locked.status}
+        )
+    return locked
+
+
+@transaction.atomic
+def task_retry(*, task: AgentTask, user: AbstractBaseUser | AnonymousUser | None) -> AgentTask:
+    """A new pending task with the same agent, action and parameters as a failed/cancelled one."""
+    if task.status not in (TaskStatus.FAILED, TaskStatus.CANCELLED):
+        raise TaskNotCancellableError(
+            f"Only failed or cancelled tasks can be retried; this one is {task.status}.",
+            details={"task_id": str(task.id), "status": task.status},
+            code="task_not_retryable",
+        )
+    agent = task.agent
+    resolve_action(agent, task.action, task.parameters, use_round_table=task.use_round_table)
+    retry = AgentTask.objects.create(
+        agent=agent,
+        action=task.action,
+        parameters=task.parameters,
+        use_round_table=task.use_round_table,
+        requested_by_id=_user_id(user) or task.requested_by_id,
+        request_hash=task.request_hash,
+        retry_of=task,
+    )
+    _queue(retry, agent.slug)
+    return retry

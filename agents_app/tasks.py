@@ -1,0 +1,31 @@
+"""Celery tasks of the agents app (``celery -A devskyy.taskqueue worker``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+from agents_app.services.execution import task_execute
+
+
+@shared_task(
+    bind=True,
+    name="agents_app.tasks.run_agent_task",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    # Transient: the database went away. The attempt's lease lapses and a retry claims it.
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    max_retries=20,
+)
+def run_agent_task(self: Any, task_id: str) -> str:
+    """Run agent task ``task_id`` (an AgentTask row) once; see services.execution."""
+    outcome = task_execute(task_id=task_id, worker=self.request.hostname or "embedded")
+    if outcome.retry_after is not None and not self.request.is_eager:
+        # Another delivery holds a live lease (e.g. a re-delivered message while the
+        # first worker still runs it): look again when that lease would have expired.
+        raise self.retry(countdown=outcome.retry_after)
+    return outcome.outcome

@@ -1,0 +1,233 @@
+"""Reads of the shop's data, each one bounded and done in a fixed number of queries.
+
+Sales figures count only orders in ``REVENUE_STATUSES`` (processing, completed);
+revenue of a line is ``quantity * unit_price`` as sold, not today's price.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+from django.db.models import (
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    Max,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce, TruncDay, TruncMonth, TruncWeek
+
+from commerce_app.models import REVENUE_STATUSES, Customer, Order, OrderItem, Product, ProductStatus
+
+ZERO = Decimal("0.00")
+_MONEY_FIELD: DecimalField[Decimal, Decimal] = DecimalField(max_digits=14, decimal_places=2)
+SalesGroup = Literal["product", "category", "collection", "day", "month"]
+
+
+def _line_revenue() -> ExpressionWrapper[Any]:
+    return ExpressionWrapper(F("quantity") * F("unit_price"), output_field=_MONEY_FIELD)
+
+
+def product_search(
+    *,
+    query: str = "",
+    category: str = "",
+    collection: str = "",
+    status: str | None = ProductStatus.ACTIVE,
+    in_stock: bool | None = None,
+    min_price: Decimal | None = None,
+    max_price: Decimal | None = None,
+    limit: int = 50,
+) -> list[Product]:
+    """Products matching every given filter; ``query`` matches name, SKU or description."""
+    qs: QuerySet[Product] = Product.objects.all()
+    if query:
+        qs = qs.filter(Q(name__icontains=query) | Q(sku__icontains=query) | Q(description__icontains=query))
+    if category:
+        qs = qs.filter(category__iexact=category)
+    if collection:
+        qs = qs.filter(collection__iexact=collection)
+    if status:
+        qs = qs.filter(status=status)
+    if in_stock is True:
+        qs = qs.filter(stock__gt=0)
+    elif in_stock is False:
+        qs = qs.filter(stock=0)
+    if min_price is not None:
+        qs = qs.filter(price__gte=min_price)
+    if max_price is not None:
+        qs = qs.filter(price__lte=max_price)
+    return list(qs.order_by("name", "sku")[:limit])
+
+
+def products_by_sku(skus: Sequence[str]) -> dict[str, Product]:
+    return {p.sku: p for p in Product.objects.filter(sku__in=list(skus))}
+
+
+def low_stock(*, threshold: int, collection: str = "", limit: int = 200) -> list[Product]:
+    """Active products with ``stock <= threshold``, emptiest first."""
+    qs = Product.objects.filter(status=ProductStatus.ACTIVE, stock__lte=threshold)
+    if collection:
+        qs = qs.filter(collection__iexact=collection)
+    return list(qs.order_by("stock", "sku")[:limit])
+
+
+def units_sold_by_sku(*, since: datetime, skus: Sequence[str] | None = None) -> dict[str, int]:
+    qs = OrderItem.objects.filter(order__status__in=REVENUE_STATUSES, order__placed_at__gte=since)
+    if skus is not None:
+        qs = qs.filter(sku__in=list(skus))
+    return {row["sku"]: int(row["units"]) for row in qs.values("sku").annotate(units=Sum("quantity"))}
+
+
+def sales_summary(*, start: datetime, end: datetime, group_by: SalesGroup, limit: int = 100) -> dict[str, Any]:
+    """Units, revenue and order count in ``[start, end)``, grouped, biggest revenue first."""
+    lines = OrderItem.objects.filter(
+        order__status__in=REVENUE_STATUSES, order__placed_at__gte=start, order__placed_at__lt=end
+    )
+    key_fields: dict[str, Any] = {
+        "product": {"key": F("sku"), "label": F("name")},
+        "category": {"key": Coalesce(F("product__category"), Value("(deleted product)")), "label": Value("")},
+        "collection": {"key": Coalesce(F("product__collection"), Value("(deleted product)")), "label": Value("")},
+    }
+    if group_by in ("day", "month"):
+        trunc = TruncDay("order__placed_at") if group_by == "day" else TruncMonth("order__placed_at")
+        by_period: Any = lines.annotate(period=trunc).values("period")
+        rows_raw = by_period.annotate(
+            units=Sum("quantity"), revenue=Sum(_line_revenue()), orders=Count("order", distinct=True)
+        ).order_by("period")
+        rows = [
+            {
+                "key": row["period"].date().isoformat(),
+                "units": int(row["units"]),
+                "revenue": row["revenue"].quantize(Decimal("0.01")),
+                "orders": row["orders"],
+            }
+            for row in rows_raw[:limit]
+        ]
+    else:
+        fields = key_fields[group_by]
+        annotated: Any = lines.annotate(**fields)
+        by_key = annotated.values("key", "label")
+        rows_raw = by_key.annotate(
+            units=Sum("quantity"), revenue=Sum(_line_revenue()), orders=Count("order", distinct=True)
+        ).order_by("-revenue", "key")
+        rows = [
+            {
+                "key": row["key"],
+                **({"name": row["label"]} if group_by == "product" else {}),
+                "units": int(row["units"]),
+                "revenue": row["revenue"].quantize(Decimal("0.01")),
+                "orders": row["orders"],
+            }
+            for row in rows_raw[:limit]
+        ]
+    totals = lines.aggregate(units=Sum("quantity"), revenue=Sum(_line_revenue()), orders=Count("order", distinct=True))
+    return {
+        "rows": rows,
+        "totals": {
+            "units": int(totals["units"] or 0),
+            "revenue": (totals["revenue"] or ZERO).quantize(Decimal("0.01")),
+            "orders": totals["orders"],
+        },
+    }
+
+
+def top_customers(*, start: datetime, end: datetime, limit: int = 10) -> list[dict[str, Any]]:
+    """Customers by revenue (order totals) in ``[start, end)``."""
+    window = Q(orders__status__in=REVENUE_STATUSES, orders__placed_at__gte=start, orders__placed_at__lt=end)
+    rows = (
+        Customer.objects.annotate(
+            order_count=Count("orders", filter=window),
+            revenue=Coalesce(Sum("orders__total", filter=window), Value(ZERO), output_field=_MONEY_FIELD),
+            last_order_at=Max("orders__placed_at", filter=window),
+        )
+        .filter(order_count__gt=0)
+        .order_by("-revenue", "email")[:limit]
+    )
+    return [
+        {
+            "customer_id": c.pk,
+            "email": c.email,
+            "name": c.full_name,
+            "orders": c.order_count,
+            "revenue": c.revenue.quantize(Decimal("0.01")),
+            "last_order_at": c.last_order_at,
+        }
+        for c in rows
+    ]
+
+
+def customer_order_stats(*, until: datetime) -> list[dict[str, Any]]:
+    """Per customer with revenue orders before ``until``: count, revenue, last order (for RFM)."""
+    window = Q(orders__status__in=REVENUE_STATUSES, orders__placed_at__lt=until)
+    return list(
+        Customer.objects.annotate(
+            order_count=Count("orders", filter=window),
+            revenue=Coalesce(Sum("orders__total", filter=window), Value(ZERO), output_field=_MONEY_FIELD),
+            last_order_at=Max("orders__placed_at", filter=window),
+        )
+        .filter(order_count__gt=0)
+        .values("id", "email", "order_count", "revenue", "last_order_at")
+        .order_by("id")
+    )
+
+
+def weekly_units(*, sku: str, since: datetime) -> list[tuple[datetime, int]]:
+    """Units of ``sku`` sold per calendar week (weeks with no sale are absent)."""
+    rows = (
+        OrderItem.objects.filter(sku=sku, order__status__in=REVENUE_STATUSES, order__placed_at__gte=since)
+        .annotate(week=TruncWeek("order__placed_at"))
+        .values("week")
+        .annotate(units=Sum("quantity"))
+        .order_by("week")
+    )
+    return [(row["week"], int(row["units"])) for row in rows]
+
+
+def inventory_value(*, collection: str = "") -> list[dict[str, Any]]:
+    """Stock on hand valued at cost and at price, per collection."""
+    qs = Product.objects.filter(status=ProductStatus.ACTIVE)
+    if collection:
+        qs = qs.filter(collection__iexact=collection)
+    cost = ExpressionWrapper(F("stock") * F("cost"), output_field=_MONEY_FIELD)
+    retail = ExpressionWrapper(F("stock") * F("price"), output_field=_MONEY_FIELD)
+    rows = (
+        qs.values("collection")
+        .annotate(products=Count("id"), units=Sum("stock"), cost_value=Sum(cost), retail_value=Sum(retail))
+        .order_by("collection")
+    )
+    return [
+        {
+            "collection": row["collection"] or "(none)",
+            "products": row["products"],
+            "units": int(row["units"] or 0),
+            "cost_value": (row["cost_value"] or ZERO).quantize(Decimal("0.01")),
+            "retail_value": (row["retail_value"] or ZERO).quantize(Decimal("0.01")),
+        }
+        for row in rows
+    ]
+
+
+def order_lookup(*, number: str = "", email: str = "", limit: int = 20) -> list[Order]:
+    """Orders by number or by customer e-mail, newest first, with items and customer loaded."""
+    qs = Order.objects.select_related("customer").prefetch_related("items")
+    if number:
+        qs = qs.filter(number__iexact=number)
+    if email:
+        qs = qs.filter(customer__email__iexact=email)
+    return list(qs.order_by("-placed_at")[:limit])
+
+
+def product_count() -> int:
+    return Product.objects.count()
+
+
+def window_until_now(days: int, now: datetime) -> tuple[datetime, datetime]:
+    return now - timedelta(days=days), now

@@ -1,0 +1,62 @@
+"""Maintenance commands and admin actions call the services and say what they did."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.test import Client, override_settings
+from django.utils import timezone
+
+from agents_app.models import Agent, AgentTask, TaskStatus
+from devskyy.feed.models import FeedEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def test_requeue_stale_tasks_queues_old_pending_and_expired_leases_only(monkeypatch) -> None:
+    from devskyy.core import background
+
+    sent: list[str] = []
+    monkeypatch.setattr(background, "dispatch_now", lambda task, task_id: sent.append(task_id))
+    agent = Agent.objects.create(slug="analytics-900", type="t", name="A", category="analytics")
+    old = timezone.now() - timedelta(minutes=30)
+    stale_pending = AgentTask.objects.create(agent=agent, action="sales_summary", created_at=old)
+    AgentTask.objects.create(agent=agent, action="sales_summary")  # fresh: its message is still queued
+    expired = AgentTask.objects.create(
+        agent=agent, action="sales_summary", status=TaskStatus.RUNNING, lease_expires_at=timezone.now() - timedelta(1)
+    )
+    AgentTask.objects.create(
+        agent=agent, action="sales_summary", status=TaskStatus.RUNNING, lease_expires_at=timezone.now() + timedelta(1)
+    )
+    out = io.StringIO()
+    call_command("requeue_stale_tasks", stdout=out)
+    assert "requeued 2 task(s)" in out.getvalue()
+    assert sorted(sent) == sorted([str(stale_pending.pk), str(expired.pk)])
+
+
+@override_settings(EVENT_RETENTION_HOURS=1)
+def test_purge_events_drops_only_events_past_retention() -> None:
+    now = timezone.now()
+    FeedEvent.objects.create(channel="agents", type="agent_status_update", created_at=now - timedelta(hours=2))
+    kept = FeedEvent.objects.create(channel="agents", type="agent_status_update", created_at=now)
+    out = io.StringIO()
+    call_command("purge_events", stdout=out)
+    assert "purged 1 feed event(s)" in out.getvalue()
+    assert list(FeedEvent.objects.values_list("seq", flat=True)) == [kept.seq]
+
+
+def test_admin_cancel_action_cancels_through_the_service(admin_client: Client) -> None:
+    agent = Agent.objects.create(slug="analytics-900", type="t", name="A", category="analytics")
+    task = AgentTask.objects.create(agent=agent, action="sales_summary")
+    response = admin_client.post(
+        "/admin/agents_app/agenttask/", {"action": "cancel_tasks", "_selected_action": [str(task.pk)]}
+    )
+    assert response.status_code == 302
+    task.refresh_from_db()
+    assert task.status == TaskStatus.CANCELLED
+    assert admin_client.get("/admin/agents_app/agenttask/").status_code == 200
+    assert admin_client.get("/admin/commerce_app/order/").status_code == 200
+    assert admin_client.get("/admin/commerce_app/product/").status_code == 200
