@@ -74,10 +74,25 @@ def _classify(provider: str, exc: openai.OpenAIError | anthropic.AnthropicError,
         return ProviderError(provider, f"connection failed ({exc.message})", transient=True)
     if isinstance(exc, openai.APIStatusError | anthropic.APIStatusError):
         status = exc.status_code
-        return ProviderError(provider, exc.message, transient=_is_transient_status(status), status=status)
+        return ProviderError(provider, _status_message(exc), transient=_is_transient_status(status), status=status)
     if isinstance(exc, openai.APIResponseValidationError | anthropic.APIResponseValidationError):
         return ProviderError(provider, f"malformed response ({exc.message})", transient=True)
     return ProviderError(provider, f"{type(exc).__name__}: {exc}", transient=False)
+
+
+def _status_message(exc: openai.APIStatusError | anthropic.APIStatusError) -> str:
+    """The provider's own error message: OpenAI-style bodies carry it in
+    ``error.message`` (the SDK hands us the inner object), Anthropic's in
+    ``{"type": "error", "error": {"type", "message"}}``."""
+    body = exc.body
+    if isinstance(body, dict):
+        inner = body.get("error")
+        source = inner if isinstance(inner, dict) else body
+        message = source.get("message")
+        kind = source.get("type") or source.get("code")
+        if isinstance(message, str) and message:
+            return f"{message} ({kind})" if isinstance(kind, str) and kind else message
+    return exc.message
 
 
 def _parse_arguments(raw: str) -> tuple[dict[str, Any], str | None]:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
+from agents_app.llm.exceptions import Attempt
+
 Role = Literal["system", "user", "assistant", "tool"]
 
 
@@ -127,7 +129,7 @@ class Completion:
     cost_usd: Decimal = Decimal("0")
     price_source: str = ""
     cached: bool = False
-    attempts: list[Any] = field(default_factory=list)  # exceptions.Attempt, kept loose to avoid a cycle
+    attempts: list[Attempt] = field(default_factory=list)  # every provider tried for this answer, in order
 
     def to_cache(self) -> dict[str, Any]:
         return {
