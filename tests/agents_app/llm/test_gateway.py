@@ -79,6 +79,7 @@ def test_anthropic_answer_goes_through_the_messages_api(servers, providers) -> N
                 ChatMessage(role="user", content="Name one colour."),
             ],
             max_tokens=50,
+            temperature=0.2,
         )
     )
 
@@ -91,6 +92,7 @@ def test_anthropic_answer_goes_through_the_messages_api(servers, providers) -> N
     assert sent.json["system"] == "You are terse."
     assert sent.json["messages"] == [{"role": "user", "content": "Name one colour."}]
     assert sent.json["max_tokens"] == 50
+    assert sent.json["temperature"] == 0.2
     assert sent.json["model"] == "claude-3-5-haiku-latest"
 
 

@@ -18,7 +18,7 @@ from agents_app.llm.pricing import price_for
 from agents_app.llm.routing import enabled_providers
 from agents_app.llm.state import RedisState, shared_state
 from agents_app.llm.types import ChatMessage, CompletionRequest
-from tests.support.llm_servers import openai_text
+from tests.support.llm_servers import Reply, openai_text
 
 pytestmark = pytest.mark.services
 
@@ -63,7 +63,10 @@ def test_concurrent_reservations_never_exceed_the_limit() -> None:
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_gateway_calls_stop_at_the_budget(servers, providers) -> None:
     server = servers("openai")
-    server.responder = lambda request: openai_text("ok", prompt_tokens=10, completion_tokens=10)
+    # Each answer takes 1 s, so all six calls hold their reservations at the same time.
+    server.responder = lambda request: Reply(
+        delay=1.0, body=openai_text("ok", prompt_tokens=10, completion_tokens=10).body
+    )
     providers(openai=server)
     request = CompletionRequest(
         messages=[ChatMessage(role="user", content="Tagline for the Sage cap.")],
@@ -79,9 +82,9 @@ def test_concurrent_gateway_calls_stop_at_the_budget(servers, providers) -> None
 
     ok = [r for r in results if not isinstance(r, Exception)]
     refused = [r for r in results if isinstance(r, BudgetExceeded)]
-    assert len(ok) + len(refused) == 6
-    assert len(ok) >= 2
-    assert server.request_count == len(ok)
+    assert len(ok) == 2
+    assert len(refused) == 4
+    assert server.request_count == 2
     row = DailyBudget.objects.get(agent_slug="marketing-001")
     assert row.reserved_usd == 0
     assert row.spent_usd == sum(r.amount for r in SpendLedgerEntry.objects.filter(agent_slug="marketing-001"))
