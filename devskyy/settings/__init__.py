@@ -9,6 +9,7 @@ from .base import *  # noqa: F403
 from .cache import *  # noqa: F403
 from .database import *  # noqa: F403
 from .integrations import *  # noqa: F403
+from .llm import *  # noqa: F403
 from .observability import *  # noqa: F403
 from .realtime import *  # noqa: F403
 from .security import *  # noqa: F403
