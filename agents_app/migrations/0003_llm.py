@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('agents_app', '0001_initial'),
+        ('agents_app', '0002_agenttask'),
     ]
 
     operations = [
