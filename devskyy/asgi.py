@@ -21,10 +21,10 @@ django_asgi_app = get_asgi_application()  # sets Django up before anything impor
 
 from a2wsgi import WSGIMiddleware  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 
+from devskyy.core.ws_auth import websocket_auth_stack  # noqa: E402
 from devskyy.routing import websocket_urlpatterns  # noqa: E402
 
 http_app: Any
@@ -36,6 +36,7 @@ else:
 application = ProtocolTypeRouter(
     {
         "http": http_app,
-        "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
+        # Origin check and JWT/session authentication for every connect (close 4403/4401).
+        "websocket": websocket_auth_stack(URLRouter(websocket_urlpatterns)),
     }
 )

@@ -5,8 +5,12 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from devskyy.core.api.urls import audit_urlpatterns, auth_urlpatterns
+
 urlpatterns = [
     path("", include("health_app.api.urls")),
+    path("api/v1/auth/", include(auth_urlpatterns)),
+    path("api/v1/", include(audit_urlpatterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path(settings.ADMIN_URL, admin.site.urls),

@@ -7,7 +7,12 @@ import logging
 import secrets
 from pathlib import Path
 
+import django_stubs_ext
+
 from devskyy.core.env import ConfigError, env
+
+# Lets typed code subscript Django generics at runtime (ModelAdmin[Model], ...).
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VERSION = "0.2.0"
@@ -76,6 +81,9 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "channels",
+    "rest_framework_simplejwt.token_blacklist",
+    "rest_framework_api_key",
+    "axes",
     "devskyy.core",
     "agents_app",
     "commerce_app",
@@ -92,8 +100,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication (session users) and CORS (a 429 keeps its CORS headers).
+    "devskyy.core.ratelimit.RateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a django-axes lockout flag into the lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "devskyy.urls"
