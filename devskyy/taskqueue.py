@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 # Sorted set: member = worker hostname, score = time of its last liveness mark.
 WORKERS_KEY = "devskyy:workers"
 _stop = threading.Event()
+_heartbeat_thread: threading.Thread | None = None
 
 
 def _heartbeat_loop(hostname: str) -> None:
@@ -62,10 +63,18 @@ def _start_heartbeat(sender: Any = None, **kwargs: Any) -> None:
 
     if not settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
         return
+    global _heartbeat_thread
     hostname = getattr(sender, "hostname", None) or f"worker@{socket.gethostname()}:{os.getpid()}"
-    threading.Thread(target=_heartbeat_loop, args=(hostname,), name="devskyy-heartbeat", daemon=True).start()
+    _heartbeat_thread = threading.Thread(
+        target=_heartbeat_loop, args=(hostname,), name="devskyy-heartbeat", daemon=True
+    )
+    _heartbeat_thread.start()
 
 
 @worker_shutdown.connect
 def _stop_heartbeat(**kwargs: Any) -> None:
     _stop.set()
+    # Wait for the thread to remove this worker's mark: as a daemon thread it would
+    # otherwise die with the process first, and /health would count a dead worker.
+    if _heartbeat_thread is not None:
+        _heartbeat_thread.join(timeout=3)
