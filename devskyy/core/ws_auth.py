@@ -74,7 +74,10 @@ def origin_allowed(origin: str) -> bool:
 
 def token_from_scope(scope: Scope, headers: dict[str, str]) -> tuple[str | None, bool]:
     """(token, offered as subprotocol?) from ``bearer, <token>`` or ``?token=``."""
-    offered = [p.strip() for p in headers.get("sec-websocket-protocol", "").split(",") if p.strip()]
+    # ASGI servers list the offered subprotocols in the scope; the header is the fallback.
+    offered = [str(p).strip() for p in scope.get("subprotocols") or []]
+    if not offered:
+        offered = [p.strip() for p in headers.get("sec-websocket-protocol", "").split(",") if p.strip()]
     if BEARER_SUBPROTOCOL in offered:
         index = offered.index(BEARER_SUBPROTOCOL)
         if index + 1 < len(offered):
