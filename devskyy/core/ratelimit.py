@@ -23,6 +23,7 @@ until the binding window ends); a 429 adds Retry-After and the error envelope.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
@@ -34,7 +35,7 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import AccessToken
@@ -342,6 +343,9 @@ def _set_headers(response: HttpResponse, decision: Decision) -> None:
 
 
 def _refuse(request: HttpRequest, identity: str, decision: Decision) -> HttpResponse:
+    with contextlib.suppress(Resolver404):
+        # The view never runs; resolving here keeps the route template in the metrics labels.
+        request.resolver_match = resolve(request.path_info)
     if decision.first_rejection:
         security_event(
             event_type=SecurityEvent.THROTTLED,

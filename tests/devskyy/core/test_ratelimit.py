@@ -181,3 +181,14 @@ def test_redis_outage_fails_open_per_process_records_the_event_once_and_recovers
         redis.start()
         time.sleep(0.6)
         assert limiter.hit("ip:a", windows).backend == "redis"
+
+
+@override_settings(RATE_LIMIT_PER_MINUTE=1, RATE_LIMIT_PER_HOUR=100)
+def test_a_throttled_request_is_counted_under_its_route_template() -> None:
+    from prometheus_client import REGISTRY
+
+    labels = {"method": "GET", "route": "/api/v1/auth/me", "status": "429"}
+    before = REGISTRY.get_sample_value("http_requests_total", labels) or 0.0
+    _me()
+    assert _me().status_code == 429
+    assert REGISTRY.get_sample_value("http_requests_total", labels) == before + 1
