@@ -20,12 +20,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "devskyy.settings")
 django_asgi_app = get_asgi_application()  # sets Django up before anything imports models
 
 from a2wsgi import WSGIMiddleware  # noqa: E402
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 
+from devskyy.core.ws_auth import websocket_auth_stack  # noqa: E402
 from devskyy.routing import websocket_urlpatterns  # noqa: E402
 
 http_app: Any
@@ -37,8 +36,7 @@ else:
 application = ProtocolTypeRouter(
     {
         "http": http_app,
-        # Session auth for now; the JWT middleware (issue 3) wraps or replaces this stack.
-        # Consumers read only scope["user"].
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # Origin check and JWT/session authentication for every connect (close 4403/4401).
+        "websocket": websocket_auth_stack(URLRouter(websocket_urlpatterns)),
     }
 )

@@ -6,9 +6,12 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from agents_app.views import dashboard
+from devskyy.core.api.urls import audit_urlpatterns, auth_urlpatterns
 
 urlpatterns = [
     path("", include("health_app.api.urls")),
+    path("api/v1/auth/", include(auth_urlpatterns)),
+    path("api/v1/", include(audit_urlpatterns)),
     path("api/v1/", include("agents_app.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

@@ -76,3 +76,11 @@ def _close_probe_connections(django_db_setup: None) -> object:
     from health_app.checks import close_probe_connections
 
     close_probe_connections()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> None:
+    """Each test starts with empty rate-limit windows (tests share one client IP)."""
+    from devskyy.core.ratelimit import get_limiter
+
+    get_limiter().reset()

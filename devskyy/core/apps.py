@@ -7,3 +7,6 @@ class CoreConfig(AppConfig):
     name = "devskyy.core"
     label = "core"
     verbose_name = "Platform core"
+
+    def ready(self) -> None:
+        from devskyy.core import receivers, schema  # noqa: F401 - registers signal receivers, schema extensions

@@ -60,6 +60,11 @@ class DomainError(Exception):
         if code is not None:
             self.code = code
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """Extra response headers (e.g. Retry-After) the API layer adds."""
+        return {}
+
 
 class NotFoundError(DomainError):
     status_code = 404
@@ -117,7 +122,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     """DRF exception handler producing the envelope; unknown exceptions fall to 500."""
     if isinstance(exc, DomainError):
         return Response(
-            error_body(exc.status_code, exc.message, code=exc.code, details=exc.details), status=exc.status_code
+            error_body(exc.status_code, exc.message, code=exc.code, details=exc.details),
+            status=exc.status_code,
+            headers=exc.headers,
         )
     if isinstance(exc, RequestDataTooBig):
         return Response(error_body(413, "Request body is too large."), status=413)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable
+from enum import StrEnum
 
 from django.conf import settings
 from django.core.exceptions import MiddlewareNotUsed
@@ -87,8 +88,21 @@ WOOCOMMERCE_SYNC = Counter(
 WOOCOMMERCE_API_CALLS = Counter("woocommerce_api_calls", "Calls to the WooCommerce REST API.", ["method", "outcome"])
 
 
-def record_security_event(event_type: str) -> None:
-    SECURITY_EVENTS.labels(event_type=event_type).inc()
+class SecurityEvent(StrEnum):
+    """Every ``security_events_total`` label value: a fixed set, never free text."""
+
+    LOGIN_FAILED = "login_failed"
+    THROTTLED = "throttled"
+    REFRESH_REUSE = "refresh_reuse"
+    WS_DENIED = "ws_denied"
+    BAD_WEBHOOK_SIGNATURE = "bad_webhook_signature"
+    SSRF_BLOCKED = "ssrf_blocked"
+    RATE_LIMITER_UNAVAILABLE = "rate_limiter_unavailable"
+
+
+def record_security_event(event_type: SecurityEvent | str) -> None:
+    """Count one event. Unknown names raise ValueError (label values stay bounded)."""
+    SECURITY_EVENTS.labels(event_type=SecurityEvent(event_type).value).inc()
 
 
 def multiprocess_enabled() -> bool:

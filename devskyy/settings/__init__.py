@@ -5,6 +5,7 @@ by environment: with no variables set the platform runs embedded (SQLite, local
 memory cache, in-memory channel layer, in-process background work).
 """
 
+from .auth import *  # noqa: F403
 from .base import *  # noqa: F403
 from .cache import *  # noqa: F403
 from .database import *  # noqa: F403

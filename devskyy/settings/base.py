@@ -11,7 +11,7 @@ import django_stubs_ext
 
 from devskyy.core.env import ConfigError, env
 
-# Generic admin/queryset classes (admin.ModelAdmin[Model]) at runtime, as the type stubs use them.
+# Lets typed code subscript Django generics at runtime (ModelAdmin[Model], ...).
 django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -81,6 +81,9 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "channels",
+    "rest_framework_simplejwt.token_blacklist",
+    "rest_framework_api_key",
+    "axes",
     "devskyy.core",
     "devskyy.feed",
     "agents_app",
@@ -98,8 +101,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication (session users) and CORS (a 429 keeps its CORS headers).
+    "devskyy.core.ratelimit.RateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a django-axes lockout flag into the lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "devskyy.urls"

@@ -65,19 +65,31 @@ if IS_PRODUCTION:
 # Number of reverse proxies in front of us whose X-Forwarded-For entries we trust.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", 1 if IS_PRODUCTION else 0, minimum=0, maximum=10)
 
-# --- Rate limits (enforced through Redis across workers) ----------------------------
+# --- Rate limits (enforced through Redis across workers; devskyy/core/ratelimit.py) --
 RATE_LIMIT_PER_MINUTE = env.int("RATE_LIMIT_PER_MINUTE", 60, minimum=1)
 RATE_LIMIT_PER_HOUR = env.int("RATE_LIMIT_PER_HOUR", 1000, minimum=1)
+# Length of the short ("per minute") window. 60 in production; tests shorten it so a
+# window can end without sleeping a minute.
+RATE_LIMIT_WINDOW_SECONDS = env.int("RATE_LIMIT_WINDOW_SECONDS", 60, minimum=1, maximum=60)
+# Stricter limit on the token endpoint, per client IP (credential guessing).
+LOGIN_RATE_LIMIT_PER_MINUTE = env.int("LOGIN_RATE_LIMIT_PER_MINUTE", 10, minimum=1)
 
 # --- Metrics endpoint protection ----------------------------------------------------
 METRICS_TOKEN = env.str("METRICS_TOKEN", "")
 
 # --- REST framework -------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # JWT first: its WWW-Authenticate header makes "no credentials" a 401, not a 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "devskyy.core.authentication.JWTAuthentication",
+        "devskyy.core.authentication.APIKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Authenticated, and the role must allow the method (devskyy/core/permissions.py).
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "devskyy.core.permissions.RolePermission",
+    ],
     "DEFAULT_RENDERER_CLASSES": (
         ["rest_framework.renderers.JSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"]
         if DEBUG
@@ -96,7 +108,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "AI agents, tasks, commerce and platform operations for the DevSkyy brand.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_PERMISSIONS": ["devskyy.core.permissions.PublicRoutePermission"],
+    "SERVE_AUTHENTICATION": [],
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"Role": "devskyy.core.roles.ROLE_CHOICES"},
 }

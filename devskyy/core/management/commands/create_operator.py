@@ -9,7 +9,7 @@ from devskyy.core.errors import ConflictError
 
 
 class Command(BaseCommand):
-    help = "Create an operator account (admin access). Prints a generated password once."
+    help = "Create an operator account (roles operator and admin, admin site access). Prints a generated password once."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--username", default="operator")

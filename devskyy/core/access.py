@@ -1,0 +1,44 @@
+"""Which routes are public: the one list that views and the auth-matrix test share.
+
+Every route is either listed here or protected by DRF's default authentication and
+``RolePermission`` (devskyy/core/permissions.py). The auth-matrix test walks the URL
+conf and fails when a route is neither, so a new route cannot be public by accident.
+Entries are URL names (``namespace:name``).
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+
+PUBLIC_ROUTES: frozenset[str] = frozenset(
+    {
+        # Platform probes and the directory (health_app).
+        "health:root",
+        "health:health",
+        "health:ready",
+        "health:live",
+        # Prometheus scrape: bearer-protected by METRICS_TOKEN when it is set.
+        "health:metrics",
+        "health:metrics-cache",
+        # API description.
+        "schema",
+        "docs",
+        # Token endpoints: the credential is in the body (password or refresh token).
+        "auth:token",
+        "auth:refresh",
+        "auth:logout",
+    }
+)
+
+# Authenticated routes any authenticated principal may use whatever its role, because
+# they act only on the caller's own identity (no role check on writes).
+SELF_SERVICE_ROUTES: frozenset[str] = frozenset({"auth:me"})
+
+
+def route_name(request: HttpRequest) -> str | None:
+    match = getattr(request, "resolver_match", None)
+    return match.view_name if match is not None else None
+
+
+def is_public(request: HttpRequest) -> bool:
+    return route_name(request) in PUBLIC_ROUTES

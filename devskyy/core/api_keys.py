@@ -1,0 +1,181 @@
+"""API keys for service clients: create, revoke, authenticate.
+
+A key is ``<8-char prefix>.<32-char secret>``; only its SHA-512 hash is stored
+(djangorestframework-api-key). It is shown once, at creation. Each key carries one
+role and authenticates requests like a user holding that role.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.http import HttpRequest
+from django.utils import timezone
+
+from devskyy.core.audit import audit_record
+from devskyy.core.errors import DomainError, NotFoundError
+from devskyy.core.models import APIKey
+from devskyy.core.roles import Role
+
+_API_KEY_SCHEME = "api-key"
+_CACHE_ATTR = "_devskyy_api_key"
+
+
+class APIKeyRejectedError(DomainError):
+    status_code = 401
+    code = "invalid_api_key"
+
+
+@dataclass(frozen=True)
+class CreatedAPIKey:
+    api_key: APIKey
+    key: str  # the plaintext, to show once; never stored or logged
+
+
+class APIKeyPrincipal:
+    """``request.user`` for a request authenticated by an API key."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+    is_staff = False
+    is_superuser = False
+    pk = None
+    id = None
+
+    def __init__(self, api_key: APIKey) -> None:
+        self.api_key = api_key
+        self.roles = frozenset({Role(api_key.role)})
+
+    @property
+    def audit_label(self) -> str:
+        return f"api_key:{self.api_key.prefix}"
+
+    @property
+    def username(self) -> str:
+        return self.audit_label
+
+    def get_username(self) -> str:
+        return self.audit_label
+
+    def __str__(self) -> str:
+        return f"API key {self.api_key.name} ({self.api_key.prefix})"
+
+
+def _validate_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 50:
+        raise DomainError("An API key needs a name of 1 to 50 characters.", code="validation_error")
+    return name
+
+
+@transaction.atomic
+def api_key_create(*, name: str, role: str, expires_days: int | None = None, actor: Any = None) -> CreatedAPIKey:
+    """Create a key for ``role``; the plaintext is returned once."""
+    name = _validate_name(name)
+    try:
+        parsed_role = Role(role)
+    except ValueError:
+        raise DomainError(
+            f"Unknown role {role!r}; one of {', '.join(r.value for r in Role)}.", code="validation_error"
+        ) from None
+    if expires_days is not None and not 1 <= expires_days <= 3650:
+        raise DomainError("expires_days must be between 1 and 3650.", code="validation_error")
+    expiry = timezone.now() + timedelta(days=expires_days) if expires_days else None
+    created_by = actor if getattr(actor, "pk", None) is not None else None
+    api_key, key = APIKey.objects.create_key(
+        name=name, role=parsed_role.value, expiry_date=expiry, created_by=created_by
+    )
+    assert isinstance(api_key, APIKey)  # noqa: S101 - narrows the library's AbstractAPIKey for mypy
+    audit_record(
+        action="api_key.created",
+        actor=actor,
+        target_type="api_key",
+        target_id=api_key.prefix,
+        details={"name": name, "role": parsed_role.value, "expires_at": expiry.isoformat() if expiry else None},
+    )
+    return CreatedAPIKey(api_key=api_key, key=key)
+
+
+@transaction.atomic
+def api_key_revoke(*, prefix: str, actor: Any = None) -> APIKey:
+    """Revoke a key for good; requests with it fail from the next one on."""
+    api_key: APIKey | None = APIKey.objects.select_for_update().filter(prefix=prefix).first()
+    if api_key is None:
+        raise NotFoundError(f"No API key with prefix {prefix!r}.")
+    if not api_key.revoked:
+        api_key.revoked = True
+        api_key.save(update_fields=["revoked"])
+        audit_record(
+            action="api_key.revoked",
+            actor=actor,
+            target_type="api_key",
+            target_id=api_key.prefix,
+            details={"name": api_key.name},
+        )
+    return api_key
+
+
+def api_key_touch(*, api_key: APIKey) -> None:
+    """Refresh ``last_used_at`` at most once per resolution window (one conditional UPDATE)."""
+    now = timezone.now()
+    window = timedelta(seconds=settings.API_KEY_LAST_USED_RESOLUTION_SECONDS)
+    if api_key.last_used_at is not None and now - api_key.last_used_at < window:
+        return
+    APIKey.objects.filter(pk=api_key.pk).filter(Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - window)).update(
+        last_used_at=now
+    )
+    api_key.last_used_at = now
+
+
+def raw_key_from_request(request: HttpRequest) -> str | None:
+    """The key from ``X-API-Key`` or ``Authorization: Api-Key <key>``, if any."""
+    header = request.META.get(settings.API_KEY_CUSTOM_HEADER)
+    if header:
+        return str(header).strip() or None
+    authorization = str(request.META.get("HTTP_AUTHORIZATION", ""))
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() == _API_KEY_SCHEME:
+        return value.strip() or None
+    return None
+
+
+def api_key_authenticate(raw: str) -> APIKey:
+    """The usable key matching ``raw``, or ``APIKeyRejectedError``. Reads the database every
+    time, so a revocation is effective for the very next request."""
+    prefix, dot, secret = raw.partition(".")
+    if not dot or not prefix or not secret or len(raw) > 200:
+        raise APIKeyRejectedError("Malformed API key.")
+    api_key: APIKey | None = APIKey.objects.filter(prefix=prefix).first()
+    if api_key is None or not api_key.is_valid(raw):
+        raise APIKeyRejectedError("Invalid API key.")
+    if api_key.revoked:
+        raise APIKeyRejectedError("This API key has been revoked.", code="api_key_revoked")
+    if api_key.has_expired:
+        raise APIKeyRejectedError("This API key has expired.", code="api_key_expired")
+    api_key_touch(api_key=api_key)
+    return api_key
+
+
+def api_key_for_request(request: HttpRequest) -> APIKey | APIKeyRejectedError | None:
+    """Authenticate the request's API key once per request (the rate limiter and DRF
+    both ask); None when the request carries no key."""
+    if hasattr(request, _CACHE_ATTR):
+        cached: APIKey | APIKeyRejectedError | None = getattr(request, _CACHE_ATTR)
+        return cached
+    raw = raw_key_from_request(request)
+    result: APIKey | APIKeyRejectedError | None
+    if raw is None:
+        result = None
+    else:
+        try:
+            result = api_key_authenticate(raw)
+        except APIKeyRejectedError as exc:
+            result = exc
+    setattr(request, _CACHE_ATTR, result)
+    return result

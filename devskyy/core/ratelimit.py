@@ -1,0 +1,386 @@
+"""Rate limits on /api/: per user or API key, else per client IP, shared by every worker.
+
+Two fixed windows per client: RATE_LIMIT_PER_MINUTE per RATE_LIMIT_WINDOW_SECONDS
+(60) and RATE_LIMIT_PER_HOUR per hour; the token endpoint also has
+LOGIN_RATE_LIMIT_PER_MINUTE per client IP. A window starts with the client's first
+request in it and ends WINDOW seconds later.
+
+With Redis (REDIS_URL), one Lua script checks every window of a request and counts
+it atomically, so N workers on M instances enforce one budget. A refused request is
+not counted (it spends no budget). Without Redis (embedded mode) the same algorithm
+runs in process memory: one process, one budget.
+
+Redis down: the limiter fails *open per process*: it falls back to the in-memory
+limiter (each process then enforces the full limit by itself, so the platform-wide
+allowance multiplies by the number of processes), skips Redis for
+REDIS_BREAKER_SECONDS, and records the security event ``rate_limiter_unavailable``
+once per interval. Availability of the API wins over exact limits while Redis is
+out; the local limiter still stops a single client from flooding a process.
+
+Every /api/ response carries X-RateLimit-Limit/Remaining/Reset (Reset = seconds
+until the binding window ends); a 429 adds Retry-After and the error envelope.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.urls import NoReverseMatch, Resolver404, resolve, reverse
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.tokens import AccessToken
+
+from devskyy.core.api_keys import APIKeyRejectedError, api_key_for_request
+from devskyy.core.audit import security_event
+from devskyy.core.errors import envelope_response
+from devskyy.core.logging import Throttled
+from devskyy.core.metrics import SecurityEvent, record_security_event
+from devskyy.core.net import client_ip
+
+logger = logging.getLogger(__name__)
+
+HOUR = 3600
+# A limiter check must not hold a request for Redis' full socket timeout.
+_REDIS_TIMEOUT_SECONDS = 0.5
+_LOCAL_MAX_KEYS = 100_000
+
+# KEYS: one counter per window, then one "rejected already" marker.
+# ARGV: limit and window (seconds) for each counter, in order.
+# Returns {allowed, binding index (0 = none), counts..., ttls_ms..., first_rejection}.
+_LUA = """
+local n = #KEYS - 1
+local counts, ttls = {}, {}
+local blocked = 0
+for i = 1, n do
+  local count = tonumber(redis.call('GET', KEYS[i]) or '0')
+  local ttl = redis.call('PTTL', KEYS[i])
+  local window_ms = tonumber(ARGV[2 * i]) * 1000
+  if ttl < 0 then
+    if count > 0 then redis.call('PEXPIRE', KEYS[i], window_ms) end
+    ttl = window_ms
+  end
+  counts[i], ttls[i] = count, ttl
+  if blocked == 0 and count >= tonumber(ARGV[2 * i - 1]) then blocked = i end
+end
+if blocked > 0 then
+  local first = redis.call('SET', KEYS[n + 1], '1', 'NX', 'PX', ttls[blocked])
+  local out = {0, blocked}
+  for i = 1, n do out[#out + 1] = counts[i] end
+  for i = 1, n do out[#out + 1] = ttls[i] end
+  out[#out + 1] = first and 1 or 0
+  return out
+end
+local out = {1, 0}
+for i = 1, n do
+  local count = redis.call('INCR', KEYS[i])
+  if count == 1 then redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[2 * i]) * 1000) end
+  counts[i] = count
+  ttls[i] = redis.call('PTTL', KEYS[i])
+end
+for i = 1, n do out[#out + 1] = counts[i] end
+for i = 1, n do out[#out + 1] = ttls[i] end
+out[#out + 1] = 0
+return out
+"""
+
+
+@dataclass(frozen=True)
+class Window:
+    name: str
+    limit: int
+    seconds: int
+    scope: str | None = None  # counted for this key instead of the client identity
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_after: int  # seconds until the binding window ends
+    first_rejection: bool = False  # first refusal of this client in this window
+    backend: str = "redis"
+
+
+def _decide(
+    windows: Sequence[Window], allowed: bool, blocked: int, counts: Sequence[int], ttls_ms: Sequence[int]
+) -> Decision:
+    """Pick the window the client is closest to exhausting (the one headers report)."""
+    if not allowed:
+        index = blocked - 1
+        window = windows[index]
+        return Decision(False, window.limit, 0, max(1, math.ceil(ttls_ms[index] / 1000)))
+    best: tuple[int, int, int] | None = None  # (remaining, reset, limit)
+    for window, count, ttl in zip(windows, counts, ttls_ms, strict=True):
+        candidate = (max(0, window.limit - count), max(1, math.ceil(ttl / 1000)), window.limit)
+        if best is None or candidate[:2] < best[:2]:
+            best = candidate
+    assert best is not None  # noqa: S101 - at least one window is always checked
+    return Decision(True, best[2], best[0], best[1])
+
+
+class LocalLimiter:
+    """The same fixed windows in process memory (embedded mode, and Redis outages)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counters: dict[str, tuple[int, float]] = {}  # key -> (count, expires at, monotonic)
+        self._rejected: dict[str, float] = {}
+
+    def _prune(self, now: float) -> None:
+        if len(self._counters) + len(self._rejected) < _LOCAL_MAX_KEYS:
+            return
+        self._counters = {k: v for k, v in self._counters.items() if v[1] > now}
+        self._rejected = {k: v for k, v in self._rejected.items() if v > now}
+
+    def hit(self, keys: Sequence[str], rejected_key: str, windows: Sequence[Window]) -> Decision:
+        now = time.monotonic()
+        with self._lock:
+            self._prune(now)
+            counts: list[int] = []
+            ttls: list[int] = []
+            blocked = 0
+            for index, (key, window) in enumerate(zip(keys, windows, strict=True), start=1):
+                count, expires = self._counters.get(key, (0, 0.0))
+                if expires <= now:
+                    count, expires = 0, now + window.seconds
+                counts.append(count)
+                ttls.append(int((expires - now) * 1000))
+                if not blocked and count >= window.limit:
+                    blocked = index
+            if blocked:
+                first = self._rejected.get(rejected_key, 0.0) <= now
+                if first:
+                    self._rejected[rejected_key] = now + ttls[blocked - 1] / 1000
+                decision = _decide(windows, False, blocked, counts, ttls)
+                return Decision(False, decision.limit, 0, decision.reset_after, first, "local")
+            for index, key in enumerate(keys):
+                count, expires = self._counters.get(key, (0, 0.0))
+                if expires <= now:
+                    count, expires = 0, now + windows[index].seconds
+                self._counters[key] = (count + 1, expires)
+                counts[index] = count + 1
+                ttls[index] = int((expires - now) * 1000)
+        decision = _decide(windows, True, 0, counts, ttls)
+        return Decision(True, decision.limit, decision.remaining, decision.reset_after, False, "local")
+
+    def reset(self) -> None:
+        with self._lock:
+            self._counters.clear()
+            self._rejected.clear()
+
+
+class RateLimiter:
+    """Redis-backed limiter with a per-process in-memory fallback."""
+
+    def __init__(self, redis_url: str | None, *, prefix: str, breaker_seconds: float) -> None:
+        self.prefix = prefix
+        self.local = LocalLimiter()
+        self._breaker_seconds = breaker_seconds
+        self._open_until = 0.0
+        self._unavailable_log = Throttled(logger, interval=max(30.0, breaker_seconds * 6))
+        self._event_next_at = 0.0
+        self._event_interval = max(30.0, breaker_seconds * 6)
+        self._client: redis.Redis | None = None
+        self._script: Any = None
+        if redis_url:
+            self._client = redis.Redis.from_url(
+                redis_url,
+                socket_timeout=_REDIS_TIMEOUT_SECONDS,
+                socket_connect_timeout=_REDIS_TIMEOUT_SECONDS,
+                health_check_interval=30,
+            )
+            self._script = self._client.register_script(_LUA)
+
+    @property
+    def shared(self) -> bool:
+        return self._client is not None
+
+    def _keys(self, identity: str, windows: Sequence[Window]) -> tuple[list[str], str]:
+        base = f"{self.prefix}:rl"
+        keys = [f"{base}:{w.scope or identity}:{w.name}:{w.seconds}" for w in windows]
+        return keys, f"{base}:{identity}:rejected"
+
+    def hit(self, identity: str, windows: Sequence[Window]) -> Decision:
+        keys, rejected_key = self._keys(identity, windows)
+        if self._client is None:
+            return self.local.hit(keys, rejected_key, windows)
+        if time.monotonic() < self._open_until:
+            return self.local.hit(keys, rejected_key, windows)
+        args: list[int] = []
+        for window in windows:
+            args += [window.limit, window.seconds]
+        try:
+            raw = self._script(keys=[*keys, rejected_key], args=args)
+        except redis.RedisError as exc:
+            self._redis_failed(exc)
+            return self.local.hit(keys, rejected_key, windows)
+        self._open_until = 0.0
+        n = len(windows)
+        allowed = bool(int(raw[0]))
+        counts = [int(v) for v in raw[2 : 2 + n]]
+        ttls = [int(v) for v in raw[2 + n : 2 + 2 * n]]
+        decision = _decide(windows, allowed, int(raw[1]), counts, ttls)
+        if allowed:
+            return decision
+        return Decision(False, decision.limit, 0, decision.reset_after, bool(int(raw[-1])))
+
+    def _redis_failed(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        self._open_until = now + self._breaker_seconds
+        self._unavailable_log.warning(
+            "rate limiter: Redis unavailable (%s); limiting per process in memory for %.1fs",
+            type(exc).__name__,
+            self._breaker_seconds,
+        )
+        if now >= self._event_next_at:
+            self._event_next_at = now + self._event_interval
+            security_event(
+                event_type=SecurityEvent.RATE_LIMITER_UNAVAILABLE,
+                actor_label="system",
+                details={"error": type(exc).__name__, "fallback": "per-process memory"},
+            )
+
+    def reset(self) -> None:
+        """Forget every counter (tests)."""
+        self.local.reset()
+        if self._client is not None:
+            keys = list(self._client.scan_iter(match=f"{self.prefix}:rl:*", count=500))
+            if keys:
+                self._client.delete(*keys)
+
+
+_limiter: RateLimiter | None = None
+_limiter_lock = threading.Lock()
+
+
+def get_limiter() -> RateLimiter:
+    global _limiter
+    with _limiter_lock:
+        if _limiter is None:
+            _limiter = RateLimiter(
+                settings.REDIS_URL or None,
+                prefix=settings.CACHE_KEY_PREFIX,
+                breaker_seconds=settings.REDIS_BREAKER_SECONDS,
+            )
+        return _limiter
+
+
+# --- who is asking ---------------------------------------------------------------------
+def _jwt_user_id(request: HttpRequest) -> str | None:
+    scheme, _, raw = str(request.META.get("HTTP_AUTHORIZATION", "")).partition(" ")
+    if scheme != "Bearer" or not raw.strip():
+        return None
+    try:
+        token = AccessToken(raw.strip())  # type: ignore[arg-type]
+    except TokenError:
+        return None
+    user_id = token.get(jwt_settings.USER_ID_CLAIM)
+    return str(user_id) if user_id is not None else None
+
+
+def client_identity(request: HttpRequest) -> str:
+    """``key:<prefix>``, ``user:<id>`` or ``ip:<address>``.
+
+    Only verified credentials choose a user or key bucket (a signed, unexpired JWT; a
+    valid API key; a session); anything else, including bad credentials, is counted
+    against the client's IP, so guessing tokens is throttled too.
+    """
+    api_key = api_key_for_request(request)
+    if api_key is not None and not isinstance(api_key, APIKeyRejectedError):
+        return f"key:{api_key.prefix}"
+    user_id = _jwt_user_id(request)
+    if user_id is not None:
+        return f"user:{user_id}"
+    if settings.SESSION_COOKIE_NAME in request.COOKIES:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            return f"user:{user.pk}"
+    return f"ip:{client_ip(request)}"
+
+
+_login_path: str | None = None
+
+
+def _is_login(request: HttpRequest) -> bool:
+    global _login_path
+    if _login_path is None:
+        try:
+            _login_path = reverse("auth:token")
+        except NoReverseMatch:
+            _login_path = ""
+    return request.path == _login_path
+
+
+def windows_for(request: HttpRequest) -> list[Window]:
+    window = settings.RATE_LIMIT_WINDOW_SECONDS
+    windows = [
+        Window("minute", settings.RATE_LIMIT_PER_MINUTE, window),
+        Window("hour", settings.RATE_LIMIT_PER_HOUR, HOUR),
+    ]
+    if _is_login(request):
+        # Credential guessing: a stricter budget per client IP on the token endpoint.
+        windows.append(
+            Window("login", settings.LOGIN_RATE_LIMIT_PER_MINUTE, window, scope=f"login:{client_ip(request)}")
+        )
+    return windows
+
+
+def _set_headers(response: HttpResponse, decision: Decision) -> None:
+    response["X-RateLimit-Limit"] = str(decision.limit)
+    response["X-RateLimit-Remaining"] = str(decision.remaining)
+    response["X-RateLimit-Reset"] = str(decision.reset_after)
+
+
+def _refuse(request: HttpRequest, identity: str, decision: Decision) -> HttpResponse:
+    with contextlib.suppress(Resolver404):
+        # The view never runs; resolving here keeps the route template in the metrics labels.
+        request.resolver_match = resolve(request.path_info)
+    if decision.first_rejection:
+        security_event(
+            event_type=SecurityEvent.THROTTLED,
+            request=request,
+            actor_label=identity,
+            target_type="route",
+            target_id=request.path[:150],
+            details={"limit": decision.limit, "retry_after": decision.reset_after, "backend": decision.backend},
+        )
+    else:
+        record_security_event(SecurityEvent.THROTTLED)  # counted always, audited once per window
+    response = envelope_response(
+        429,
+        f"Rate limit exceeded: {decision.limit} requests per window. Retry in {decision.reset_after}s.",
+        code="throttled",
+        details={"limit": decision.limit, "retry_after": decision.reset_after},
+    )
+    response["Retry-After"] = str(decision.reset_after)
+    _set_headers(response, decision)
+    return response
+
+
+class RateLimitMiddleware:
+    """Applies the limits to /api/ paths (probes and admin are not limited)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.path.startswith("/api/"):
+            return self.get_response(request)
+        identity = client_identity(request)
+        decision = get_limiter().hit(identity, windows_for(request))
+        if not decision.allowed:
+            return _refuse(request, identity, decision)
+        response = self.get_response(request)
+        _set_headers(response, decision)
+        return response

@@ -1,0 +1,194 @@
+"""Rate limits: headers, 429 envelope, identities, proxies, windows, Redis and its outage."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from django.test import Client, override_settings
+
+from devskyy.core.models import APIKey, AuditLog
+from devskyy.core.ratelimit import RateLimiter, Window
+from devskyy.core.roles import Role
+from tests.support.auth import access_token, bearer, make_user, security_events
+from tests.support.servers import redis_server
+
+pytestmark = pytest.mark.django_db
+
+
+def _me(client: Client | None = None, **headers: Any):
+    return (client or Client()).get("/api/v1/auth/me", **headers)
+
+
+@override_settings(RATE_LIMIT_PER_MINUTE=5, RATE_LIMIT_PER_HOUR=100)
+def test_successful_api_responses_carry_the_rate_limit_headers() -> None:
+    token = access_token(make_user())
+    remaining = []
+    for _ in range(3):
+        response = _me(**bearer(token))
+        assert response.status_code == 200
+        assert response["X-RateLimit-Limit"] == "5"
+        assert 1 <= int(response["X-RateLimit-Reset"]) <= 60
+        remaining.append(int(response["X-RateLimit-Remaining"]))
+    assert remaining == [4, 3, 2]
+
+
+@override_settings(RATE_LIMIT_PER_MINUTE=2)
+def test_probes_and_admin_are_not_limited(settings) -> None:
+    client = Client()
+    for _ in range(5):
+        response = client.get("/live")
+        assert response.status_code == 200
+        assert "X-RateLimit-Limit" not in response
+    assert client.get(f"/{settings.ADMIN_URL}login/").status_code == 200
+
+
+@override_settings(RATE_LIMIT_PER_MINUTE=3, RATE_LIMIT_PER_HOUR=100)
+def test_past_the_limit_a_write_gets_429_with_envelope_and_retry_after_and_writes_nothing() -> None:
+    token = access_token(make_user(Role.ADMIN))
+    client = Client()
+
+    def create(name: str):
+        return client.post(
+            "/api/v1/auth/api-keys",
+            data=json.dumps({"name": name, "role": "api_user"}),
+            content_type="application/json",
+            **bearer(token),
+        )
+
+    assert [create(f"k{i}").status_code for i in range(3)] == [201, 201, 201]
+    before_events = security_events("throttled")
+    refused = create("one-too-many")
+    assert refused.status_code == 429
+    error = refused.json()["error"]
+    assert error["code"] == "throttled"
+    assert error["request_id"] == refused["X-Request-ID"]
+    assert error["details"]["limit"] == 3
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    assert refused["X-RateLimit-Remaining"] == "0"
+    assert refused["X-RateLimit-Reset"] == refused["Retry-After"]
+    assert not APIKey.objects.filter(name="one-too-many").exists()
+    assert APIKey.objects.count() == 3
+    # Counted every time, audited once per client and window.
+    create("again")
+    assert security_events("throttled") == before_events + 2
+    rows = AuditLog.objects.filter(action="ratelimit.throttled")
+    assert rows.count() == 1
+    assert rows.get().actor_label.startswith("user:")
+
+
+@override_settings(RATE_LIMIT_PER_MINUTE=2, RATE_LIMIT_PER_HOUR=100)
+def test_each_user_and_each_anonymous_ip_has_its_own_budget() -> None:
+    alice, bob = access_token(make_user()), access_token(make_user())
+    assert [_me(**bearer(alice)).status_code for _ in range(3)] == [200, 200, 429]
+    assert _me(**bearer(bob)).status_code == 200
+    # Anonymous requests from the same address are counted by IP, not against alice.
+    assert [_me().status_code for _ in range(3)] == [401, 401, 429]
+    assert _me(Client(REMOTE_ADDR="10.9.8.7")).status_code == 401
+
+
+@override_settings(RATE_LIMIT_PER_MINUTE=2, RATE_LIMIT_PER_HOUR=100)
+def test_bad_credentials_are_counted_against_the_ip() -> None:
+    client = Client(REMOTE_ADDR="10.0.0.5")
+    answers = [_me(client, HTTP_AUTHORIZATION=f"Bearer forged-{i}").status_code for i in range(3)]
+    assert answers == [401, 401, 429]
+
+
+@override_settings(RATE_LIMIT_PER_MINUTE=1, RATE_LIMIT_PER_HOUR=100, TRUSTED_PROXY_COUNT=1)
+def test_x_forwarded_for_is_trusted_only_for_the_configured_proxies() -> None:
+    proxy = Client(REMOTE_ADDR="10.0.0.1")
+    # The proxy appends the real client last; whatever the client wrote before is ignored.
+    assert _me(proxy, HTTP_X_FORWARDED_FOR="1.2.3.4, 203.0.113.7").status_code == 401
+    assert _me(proxy, HTTP_X_FORWARDED_FOR="5.6.7.8, 203.0.113.7").status_code == 429
+    assert _me(proxy, HTTP_X_FORWARDED_FOR="1.2.3.4, 203.0.113.8").status_code == 401
+
+
+@override_settings(RATE_LIMIT_PER_MINUTE=1, RATE_LIMIT_PER_HOUR=100, TRUSTED_PROXY_COUNT=0)
+def test_without_trusted_proxies_x_forwarded_for_is_ignored() -> None:
+    client = Client(REMOTE_ADDR="10.0.0.2")
+    assert _me(client, HTTP_X_FORWARDED_FOR="203.0.113.1").status_code == 401
+    assert _me(client, HTTP_X_FORWARDED_FOR="203.0.113.2").status_code == 429
+
+
+@override_settings(RATE_LIMIT_PER_MINUTE=100, RATE_LIMIT_PER_HOUR=2)
+def test_the_hourly_limit_applies_and_reports_itself() -> None:
+    token = access_token(make_user())
+    assert [_me(**bearer(token)).status_code for _ in range(2)] == [200, 200]
+    refused = _me(**bearer(token))
+    assert refused.status_code == 429
+    assert refused["X-RateLimit-Limit"] == "2"
+    assert 3500 < int(refused["Retry-After"]) <= 3600
+
+
+def test_a_window_resets_after_its_length_in_memory() -> None:
+    limiter = RateLimiter(None, prefix="t", breaker_seconds=1)
+    windows = [Window("minute", 2, 1)]
+    assert [limiter.hit("ip:x", windows).allowed for _ in range(3)] == [True, True, False]
+    refused = limiter.hit("ip:x", windows)
+    assert refused.reset_after == 1
+    time.sleep(1.05)
+    again = limiter.hit("ip:x", windows)
+    assert again.allowed
+    assert again.remaining == 1
+
+
+def test_refused_requests_spend_no_budget_in_the_longer_window() -> None:
+    limiter = RateLimiter(None, prefix="t", breaker_seconds=1)
+    windows = [Window("minute", 1, 1), Window("hour", 3, 3600)]
+    assert [limiter.hit("u", windows).allowed for _ in range(5)] == [True, False, False, False, False]
+    time.sleep(1.05)
+    decision = limiter.hit("u", windows)
+    assert decision.allowed
+    # 2 of 3 spent in the hour: the four refusals did not count.
+    assert limiter.hit("u", [Window("hour", 3, 3600)]).remaining == 0
+
+
+@pytest.mark.services
+def test_two_limiters_on_one_redis_share_one_budget_atomically(settings) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    first = RateLimiter(settings.REDIS_URL, prefix="rltest", breaker_seconds=1)
+    second = RateLimiter(settings.REDIS_URL, prefix="rltest", breaker_seconds=1)
+    first.reset()
+    windows = [Window("minute", 25, 5)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        decisions = list(pool.map(lambda i: (first, second)[i % 2].hit("user:1", windows), range(60)))
+    allowed = [d for d in decisions if d.allowed]
+    assert len(allowed) == 25
+    assert sorted(d.remaining for d in allowed) == list(range(25))
+    assert all(d.backend == "redis" for d in decisions)
+    first.reset()
+
+
+@pytest.mark.services
+def test_redis_outage_fails_open_per_process_records_the_event_once_and_recovers() -> None:
+    with redis_server() as redis:
+        limiter = RateLimiter(redis.url, prefix="outage", breaker_seconds=0.5)
+        windows = [Window("minute", 3, 60)]
+        assert limiter.hit("ip:a", windows).backend == "redis"
+        redis.stop()
+        before = security_events("rate_limiter_unavailable")
+        decisions = [limiter.hit("ip:a", windows) for _ in range(5)]
+        # Open, but still limiting in this process's memory.
+        assert [d.allowed for d in decisions] == [True, True, True, False, False]
+        assert {d.backend for d in decisions} == {"local"}
+        time.sleep(0.6)  # the breaker lets one call probe Redis again: still down
+        limiter.hit("ip:b", windows)
+        assert security_events("rate_limiter_unavailable") == before + 1
+        assert AuditLog.objects.filter(action="ratelimit.unavailable").count() == 1
+        redis.start()
+        time.sleep(0.6)
+        assert limiter.hit("ip:a", windows).backend == "redis"
+
+
+@override_settings(RATE_LIMIT_PER_MINUTE=1, RATE_LIMIT_PER_HOUR=100)
+def test_a_throttled_request_is_counted_under_its_route_template() -> None:
+    from prometheus_client import REGISTRY
+
+    labels = {"method": "GET", "route": "/api/v1/auth/me", "status": "429"}
+    before = REGISTRY.get_sample_value("http_requests_total", labels) or 0.0
+    _me()
+    assert _me().status_code == 429
+    assert REGISTRY.get_sample_value("http_requests_total", labels) == before + 1
