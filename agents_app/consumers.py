@@ -35,7 +35,7 @@ from agents_app import feed_metrics
 from agents_app.models import Agent
 from agents_app.selectors import can_see_all_tasks, visible_tasks
 from devskyy.core.events import CHANNELS, events_after, group_name, latest_seq, oldest_seq, register_loop, utc_iso
-from devskyy.core.metrics import WEBSOCKET_CONNECTIONS, WEBSOCKET_MESSAGES, record_security_event
+from devskyy.core.metrics import WEBSOCKET_CONNECTIONS, WEBSOCKET_MESSAGES, SecurityEvent, record_security_event
 
 CLOSE_UNKNOWN_CHANNEL = 4004
 CLOSE_UNAUTHENTICATED = 4401
@@ -66,7 +66,7 @@ class FeedConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self.close(code=CLOSE_UNKNOWN_CHANNEL)
             return
         if self.user is None or not self.user.is_authenticated:
-            record_security_event("websocket_unauthenticated")
+            record_security_event(SecurityEvent.WS_DENIED)
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.user_id = int(self.user.pk)
@@ -141,7 +141,7 @@ class FeedConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             # Same answer for "does not exist" and "not yours": no existence leak.
             if not canonical or not await database_sync_to_async(_task_visible)(self.user, canonical):
                 if canonical:
-                    record_security_event("websocket_subscribe_denied")
+                    record_security_event(SecurityEvent.WS_SUBSCRIBE_DENIED)
                 await self._error("not_found", "No such task.", task_id=task_id)
                 return
             self.task_ids.add(canonical)

@@ -8,7 +8,6 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import permissions
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -31,6 +30,7 @@ from agents_app.services.agents import agent_start, agent_stop
 from agents_app.services.tasks import LLM_ACTION, CreatedTask, task_cancel, task_create
 from agents_app.tools.base import Tool, registry
 from devskyy.core.errors import DomainError
+from devskyy.core.roles import Role
 
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 IDEMPOTENCY_HEADER = OpenApiParameter(
@@ -132,7 +132,7 @@ class AgentToolsView(APIView):
 
 
 class AgentStartView(APIView):
-    permission_classes = [permissions.IsAdminUser]  # role-based writes arrive with issue 3
+    write_roles = frozenset({Role.ADMIN, Role.OPERATOR})
 
     @extend_schema(request=None, responses=AgentOutputSerializer, summary="Enable the agent")
     def post(self, request: Request, slug: str) -> Response:
@@ -141,7 +141,7 @@ class AgentStartView(APIView):
 
 
 class AgentStopView(APIView):
-    permission_classes = [permissions.IsAdminUser]
+    write_roles = frozenset({Role.ADMIN, Role.OPERATOR})
 
     @extend_schema(request=None, responses=AgentOutputSerializer, summary="Disable the agent (refuses new tasks)")
     def post(self, request: Request, slug: str) -> Response:

@@ -35,6 +35,11 @@ PUBLIC_ROUTES: frozenset[str] = frozenset(
 SELF_SERVICE_ROUTES: frozenset[str] = frozenset({"auth:me"})
 
 
+# HTML pages for staff signed in to the admin (session + staff check, login redirect
+# otherwise); not part of the API.
+STAFF_PAGES: frozenset[str] = frozenset({"dashboard"})
+
+
 def route_name(request: HttpRequest) -> str | None:
     match = getattr(request, "resolver_match", None)
     return match.view_name if match is not None else None

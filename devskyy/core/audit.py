@@ -27,6 +27,7 @@ SECURITY_ACTIONS: dict[SecurityEvent, str] = {
     SecurityEvent.THROTTLED: "ratelimit.throttled",
     SecurityEvent.REFRESH_REUSE: "auth.refresh.reused",
     SecurityEvent.WS_DENIED: "ws.connect.denied",
+    SecurityEvent.WS_SUBSCRIBE_DENIED: "ws.subscribe.denied",
     SecurityEvent.BAD_WEBHOOK_SIGNATURE: "webhook.signature.invalid",
     SecurityEvent.SSRF_BLOCKED: "ssrf.blocked",
     SecurityEvent.RATE_LIMITER_UNAVAILABLE: "ratelimit.unavailable",

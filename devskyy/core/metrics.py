@@ -95,6 +95,7 @@ class SecurityEvent(StrEnum):
     THROTTLED = "throttled"
     REFRESH_REUSE = "refresh_reuse"
     WS_DENIED = "ws_denied"
+    WS_SUBSCRIBE_DENIED = "ws_subscribe_denied"
     BAD_WEBHOOK_SIGNATURE = "bad_webhook_signature"
     SSRF_BLOCKED = "ssrf_blocked"
     RATE_LIMITER_UNAVAILABLE = "rate_limiter_unavailable"

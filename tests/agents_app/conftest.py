@@ -9,20 +9,35 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
+from devskyy.core.accounts import user_set_roles
+from devskyy.core.roles import Role
+
+
+def _with_role(user, role: Role):
+    user_set_roles(user=user, roles=[role])
+    return user
+
 
 @pytest.fixture
 def user(db):
-    return get_user_model().objects.create_user(username="alice", password="correct-horse-battery-1")
+    """A service client's user: may read and create tasks (api_user)."""
+    return _with_role(
+        get_user_model().objects.create_user(username="alice", password="correct-horse-battery-1"), Role.API_USER
+    )
 
 
 @pytest.fixture
 def other_user(db):
-    return get_user_model().objects.create_user(username="mallory", password="correct-horse-battery-2")
+    return _with_role(
+        get_user_model().objects.create_user(username="mallory", password="correct-horse-battery-2"), Role.API_USER
+    )
 
 
 @pytest.fixture
 def staff_user(db):
-    return get_user_model().objects.create_user(username="olivia", password="correct-horse-battery-3", is_staff=True)
+    """An operator: sees every task, may start and stop agents."""
+    user = get_user_model().objects.create_user(username="olivia", password="correct-horse-battery-3", is_staff=True)
+    return _with_role(user, Role.OPERATOR)
 
 
 @pytest.fixture

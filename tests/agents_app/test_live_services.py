@@ -27,7 +27,9 @@ from websockets.typing import Origin
 import tests.support.slow_tool  # noqa: F401 - registers test_slow_counter in this process too
 from agents_app.models import Agent, AgentTask, TaskStatus
 from agents_app.services.tasks import task_create
+from devskyy.core.accounts import user_set_roles
 from devskyy.core.events import deliver
+from devskyy.core.roles import Role
 from tests.support.servers import celery_worker, gunicorn, poll
 
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -59,6 +61,7 @@ def live_env(server_env: dict[str, str], broker: redis.Redis) -> dict[str, str]:
 
 def _login(username: str, *, staff: bool = False) -> tuple[Any, dict[str, str]]:
     user = get_user_model().objects.create_user(username=username, password=get_random_string(20), is_staff=staff)
+    user_set_roles(user=user, roles=[Role.OPERATOR if staff else Role.API_USER])
     client = Client()
     client.force_login(user)
     csrf = get_random_string(32)

@@ -21,7 +21,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.views import APIView
 
-from devskyy.core.access import PUBLIC_ROUTES, SELF_SERVICE_ROUTES
+from devskyy.core.access import PUBLIC_ROUTES, SELF_SERVICE_ROUTES, STAFF_PAGES
 from devskyy.core.api_keys import api_key_revoke
 from devskyy.core.authentication import APIKeyAuthentication, JWTAuthentication
 from devskyy.core.permissions import RolePermission
@@ -80,6 +80,8 @@ def all_routes() -> list[Route]:
 def _kind(route: Route) -> str | None:
     if route.name in PUBLIC_ROUTES:
         return "public"
+    if route.name in STAFF_PAGES:
+        return "staff_page"
     cls = route.view_class
     if cls is None or not issubclass(cls, APIView):
         return None
@@ -107,6 +109,17 @@ def test_every_route_is_public_or_protected() -> None:
         f"routes neither in PUBLIC_ROUTES nor protected by authentication + RolePermission: {unclassified}"
     )
     assert PROTECTED, "the matrix found no protected route at all"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("route", [r for r in all_routes() if _kind(r) == "staff_page"], ids=lambda r: r.template)
+def test_staff_pages_send_anonymous_and_non_staff_users_to_the_login(route: Route) -> None:
+    client = Client()
+    anonymous = client.get(route.url)
+    assert anonymous.status_code == 302
+    assert "/login/" in anonymous["Location"]
+    client.force_login(make_user(Role.OPERATOR))
+    assert client.get(route.url).status_code == 302
 
 
 def test_public_route_list_has_no_stale_entries() -> None:
