@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from commerce_app.models import Customer, Order, OrderItem, Product
+from devskyy.core.catalog_changes import products_changed
 
 
 @admin.register(Product)
@@ -13,6 +18,21 @@ class ProductAdmin(admin.ModelAdmin[Product]):
     list_filter = ("status", "collection", "category", "sync_state")
     search_fields = ("sku", "name", "description")
     readonly_fields = ("created_at", "updated_at")
+
+    # Every admin change is announced, so caches that quoted the product drop it.
+    def save_model(self, request: HttpRequest, obj: Product, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        products_changed([obj.pk])
+
+    def delete_model(self, request: HttpRequest, obj: Product) -> None:
+        pk = obj.pk
+        super().delete_model(request, obj)
+        products_changed([pk])
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        super().delete_queryset(request, queryset)
+        products_changed(ids)
 
 
 @admin.register(Customer)

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from commerce_app.models import Customer, Order, OrderItem, OrderStatus, Product, ProductStatus
+from devskyy.core.catalog_changes import products_changed
 
 CENT = Decimal("0.01")
 
@@ -176,6 +177,7 @@ def demo_shop_seed(*, seed: int = 2024, now: datetime | None = None) -> DemoShop
     new_products = [p for p in products if p.sku not in existing_skus]
     Product.objects.bulk_create(new_products)
     by_sku = {p.sku: p for p in Product.objects.filter(sku__in=[p.sku for p in products])}
+    products_changed(by_sku[p.sku].pk for p in new_products)
 
     customers = _demo_customers(rng)
     existing_emails = set(
