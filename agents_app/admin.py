@@ -114,6 +114,7 @@ class LLMCredentialForm(forms.ModelForm[ProviderCredential]):
         widget=forms.PasswordInput(render_value=False),
         help_text="Write-only: stored encrypted, never shown. Leave empty to keep the stored key.",
     )
+    base_url = forms.URLField(required=False, assume_scheme="https", help_text="Empty: the provider's public endpoint.")
 
     class Meta:
         model = ProviderCredential

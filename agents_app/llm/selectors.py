@@ -13,6 +13,12 @@ from agents_app.llm.budget import PLATFORM_BUDGET, limit_for, today
 from agents_app.llm.models import DailyBudget, RoundTable, RoundTableEntry, SpendLedgerEntry
 
 _ZERO = Decimal("0")
+_LEDGER_QUANTUM = Decimal("0.00000001")
+
+
+def _usd(value: Decimal | int | float) -> Decimal:
+    """Sums as the ledger stores amounts (8 places; SQLite sums come back wider)."""
+    return Decimal(value).quantize(_LEDGER_QUANTUM)
 
 
 class SpendTotals(TypedDict):
@@ -133,10 +139,10 @@ def round_table_stats(tables: QuerySet[RoundTable]) -> dict[str, Any]:
                 "win_rate": round(100 * wins.get(row["provider"], 0) / row["entries"], 1) if row["entries"] else None,
                 "avg_score": None if row["avg_score"] is None else round(float(row["avg_score"]), 2),
                 "avg_latency_ms": None if row["avg_latency_ms"] is None else round(float(row["avg_latency_ms"]), 1),
-                "cost_usd": str(row["cost_usd"]),
+                "cost_usd": str(_usd(row["cost_usd"])),
             }
         )
-    total_cost: Decimal = totals["cost"]
+    total_cost = _usd(totals["cost"])
     return {
         "round_tables": sum(by_status.values()),
         "by_status": by_status,
@@ -144,7 +150,7 @@ def round_table_stats(tables: QuerySet[RoundTable]) -> dict[str, Any]:
         "wins": wins,
         "providers": providers,
         "total_cost_usd": str(total_cost),
-        "judge_cost_usd": str(max(_ZERO, total_cost - entry_cost)),
+        "judge_cost_usd": str(max(_ZERO, total_cost - _usd(entry_cost))),
     }
 
 
@@ -171,7 +177,7 @@ def spend_by_provider(*, since: dt.datetime, until: dt.datetime | None = None) -
             "provider": row["provider"],
             "calls": row["calls"],
             "failed_calls": row["failed_calls"],
-            "amount_usd": str(row["amount_usd"]),
+            "amount_usd": str(_usd(row["amount_usd"])),
             "prompt_tokens": row["prompt_tokens"],
             "completion_tokens": row["completion_tokens"],
             "avg_latency_ms": None if row["avg_latency_ms"] is None else round(float(row["avg_latency_ms"]), 1),
