@@ -18,9 +18,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents_app.exceptions import RoundTableNotFoundError
-from agents_app.llm.models import RoundTable
+from agents_app.llm.models import RoundTable, RoundTableStatus
 from agents_app.llm.selectors import provider_overview, round_table_stats, visible_round_tables
-from agents_app.models import WorkflowRun, WorkflowStep
+from agents_app.models import FailurePolicy, StepStatus, WorkflowRun, WorkflowStatus, WorkflowStep
 from agents_app.services.workflows import (
     CUSTOM,
     workflow_cancel,
@@ -107,7 +107,7 @@ class RoundTableEntrySerializer(serializers.Serializer[dict[str, Any]]):
 
 class RoundTableSerializer(serializers.Serializer[dict[str, Any]]):
     id = serializers.UUIDField()
-    status = serializers.ChoiceField(choices=["running", "completed", "failed"])
+    status = serializers.ChoiceField(choices=RoundTableStatus.choices)
     prompt = serializers.CharField()
     agent_id = serializers.CharField()
     task_id = serializers.CharField(allow_null=True)
@@ -201,8 +201,8 @@ class WorkflowStepSerializer(serializers.Serializer[dict[str, Any]]):
     agent_id = serializers.CharField()
     action = serializers.CharField()
     depends_on = serializers.ListField(child=serializers.CharField())
-    on_failure = serializers.ChoiceField(choices=["skip", "fail"])
-    status = serializers.ChoiceField(choices=["waiting", "running", "completed", "failed", "skipped", "cancelled"])
+    on_failure = serializers.ChoiceField(choices=FailurePolicy.choices)
+    status = serializers.ChoiceField(choices=StepStatus.choices)
     parameters = serializers.JSONField()
     resolved_parameters = serializers.JSONField(allow_null=True)
     task_id = serializers.UUIDField(allow_null=True)
@@ -221,9 +221,9 @@ class WorkflowStepSerializer(serializers.Serializer[dict[str, Any]]):
 class WorkflowRunSerializer(serializers.Serializer[dict[str, Any]]):
     id = serializers.UUIDField()
     workflow_name = serializers.CharField()
-    status = serializers.ChoiceField(choices=["running", "completed", "failed", "cancelled"])
+    status = serializers.ChoiceField(choices=WorkflowStatus.choices)
     parallel = serializers.BooleanField()
-    failure_policy = serializers.ChoiceField(choices=["skip", "fail"])
+    failure_policy = serializers.ChoiceField(choices=FailurePolicy.choices)
     parameters = serializers.JSONField()
     error = serializers.CharField()
     counts = serializers.DictField(child=serializers.IntegerField())

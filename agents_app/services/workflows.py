@@ -7,7 +7,8 @@ agent may use, known dependencies, no cycle, parameters valid against the tool's
 schema, every ``$ref`` well formed and pointing at a step the step depends on). Every
 problem is reported at once (400 ``invalid_workflow``, ``details.errors``) and nothing
 is written. Otherwise a ``WorkflowRun`` and its ``WorkflowStep`` rows are stored (in
-topological order) and the run is advanced once the transaction commits.
+topological order) and the run is advanced at once (its first tasks are queued when
+the caller's transaction commits).
 
 **References**: a parameter value ``{"$ref": "steps.<id>.result.<path>"}`` is replaced,
 when the step starts, by that part of the earlier step's task result (``path``: dot
@@ -170,7 +171,7 @@ class Definition:
 
 
 def _pointer(parts: tuple[str | int, ...]) -> str:
-    return "/" + "/".join(str(p) for p in parts)
+    return "".join(f"/{p}" for p in parts)
 
 
 def _under_ref(params: Any, path: tuple[str | int, ...]) -> bool:
@@ -413,9 +414,9 @@ def workflow_create(
                 for position, s in enumerate(definition.steps)
             ]
         )
-        run_id = str(run.id)
         _announce(run, counts={StepStatus.WAITING: len(definition.steps)})
-        transaction.on_commit(lambda: workflow_advance(run_id=run_id))
+    # Start the roots now (their tasks are queued once the caller's transaction commits).
+    workflow_advance(run_id=str(run.id))
     return run
 
 

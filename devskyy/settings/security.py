@@ -112,5 +112,12 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"Role": "devskyy.core.roles.ROLE_CHOICES"},
+    "ENUM_NAME_OVERRIDES": {
+        "Role": "devskyy.core.roles.ROLE_CHOICES",
+        "TaskStatusEnum": "agents_app.models.TaskStatus.choices",
+        "RoundTableStatusEnum": "agents_app.llm.models.RoundTableStatus.choices",
+        "WorkflowStatusEnum": "agents_app.models.WorkflowStatus.choices",
+        "StepStatusEnum": "agents_app.models.StepStatus.choices",
+        "FailurePolicyEnum": "agents_app.models.FailurePolicy.choices",
+    },
 }
