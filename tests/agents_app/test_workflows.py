@@ -103,7 +103,8 @@ def test_a_dag_runs_parallel_branches_passes_outputs_and_skips_after_a_failure(
     assert steps["b"].error_code == "tool_error"
     assert steps["d"].error_code == "dependency_failed"
     assert steps["e"].error_code == "dependency_skipped"
-    assert steps["d"].task is None and steps["e"].task is None
+    assert steps["d"].task is None
+    assert steps["e"].task is None
     # c received a's output by reference, resolved when it started.
     assert steps["c"].resolved_parameters == {"query": "Noir Heavyweight Hoodie M", "status": "any"}
     assert steps["c"].task.result["products"][0]["sku"] == "HOODIE-NOIR-M"
