@@ -31,9 +31,8 @@ class MonitoringMetricsView(APIView):
         summary="Request rate, error rate, latency percentiles, task success rate and LLM spend over a time range",
     )
     def get(self, request: Request) -> Response:
-        query = MonitoringQuerySerializer(
-            data={"metrics": request.query_params.getlist("metrics"), **request.query_params.dict()}
-        )
+        data: dict[str, Any] = {**request.query_params.dict(), "metrics": request.query_params.getlist("metrics")}
+        query = MonitoringQuerySerializer(data=data)
         query.is_valid(raise_exception=True)
         groups = query.validated_data.get("metrics") or list(METRIC_GROUPS)
         return Response(monitoring_metrics(groups=groups, time_range=query.validated_data["time_range"]))
