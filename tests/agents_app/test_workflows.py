@@ -14,6 +14,8 @@ from commerce_app.models import Product
 from devskyy.feed.models import FeedEvent
 
 pytestmark = pytest.mark.django_db
+# Run in both passes: SQLite + local memory, and PostgreSQL + Redis.
+BOTH = pytest.mark.parametrize("backend", ["embedded", pytest.param("services", marks=pytest.mark.services)])
 
 URL = "/api/v1/orchestration/workflows"
 
@@ -74,8 +76,9 @@ def _steps(run_id: str) -> dict[str, WorkflowStep]:
     return {s.step_id: s for s in WorkflowStep.objects.filter(run_id=run_id).select_related("task")}
 
 
+@BOTH
 def test_a_dag_runs_parallel_branches_passes_outputs_and_skips_after_a_failure(
-    api, catalog, hoodie, task_queue, committed
+    backend, api, catalog, hoodie, task_queue, committed
 ) -> None:
     created = _create(api, committed, {"workflow_name": "custom", "parameters": graph("skip"), "parallel": True})
     assert created["status"] == "running"
@@ -126,7 +129,10 @@ def test_a_dag_runs_parallel_branches_passes_outputs_and_skips_after_a_failure(
     assert {e["data"]["step"]["id"] for e in events if "step" in e["data"]} == {"a", "b", "c", "d", "e"}
 
 
-def test_the_fail_policy_fails_dependents_and_stops_the_run(api, catalog, hoodie, task_queue, committed) -> None:
+@BOTH
+def test_the_fail_policy_fails_dependents_and_stops_the_run(
+    backend, api, catalog, hoodie, task_queue, committed
+) -> None:
     created = _create(api, committed, {"workflow_name": "custom", "parameters": graph("fail")})
     # b first: it fails, the run stops while a is still queued.
     b_task = next(s.task_id for s in _steps(created["id"]).values() if s.step_id == "b")

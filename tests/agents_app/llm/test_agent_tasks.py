@@ -18,6 +18,8 @@ from devskyy.feed.models import FeedEvent
 from tests.support.llm_servers import anthropic_text, openai_text, openai_tool_calls
 
 pytestmark = pytest.mark.django_db
+# Run in both passes: SQLite + local memory, and PostgreSQL + Redis.
+BOTH = pytest.mark.parametrize("backend", ["embedded", pytest.param("services", marks=pytest.mark.services)])
 
 QUESTION = "Is the Noir hoodie in size M running low? Answer with the units left."
 
@@ -42,8 +44,9 @@ def _execute(api, committed, slug: str, body: dict) -> dict:
     return response.json()
 
 
+@BOTH
 def test_an_llm_task_calls_a_real_tool_and_records_steps_provider_tokens_and_cost(
-    api, catalog, hoodie, servers, providers, task_queue, committed
+    backend, api, catalog, hoodie, servers, providers, task_queue, committed
 ) -> None:
     server = servers("openai")
     server.queue(
@@ -167,8 +170,9 @@ def test_with_no_provider_an_llm_request_fails_fast_and_tool_actions_still_work(
     assert (task.provider, task.tokens, task.cost) == ("", 0, Decimal("0"))
 
 
+@BOTH
 def test_a_budget_refusal_fails_the_task_before_any_paid_call(
-    api, catalog, servers, providers, task_queue, committed
+    backend, api, catalog, servers, providers, task_queue, committed
 ) -> None:
     server = servers("openai")
     providers(openai=server)
@@ -204,8 +208,9 @@ def test_the_preferred_provider_and_model_are_asked_first(
     assert task.tokens == 99
 
 
+@BOTH
 def test_a_product_change_drops_the_cached_answers_that_quoted_it(
-    api, catalog, hoodie, servers, providers, task_queue, committed
+    backend, api, catalog, hoodie, servers, providers, task_queue, committed
 ) -> None:
     from commerce_app.admin import ProductAdmin
 

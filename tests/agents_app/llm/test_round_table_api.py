@@ -16,6 +16,8 @@ from devskyy.feed.models import FeedEvent
 from tests.support.llm_servers import anthropic_text, openai_error, openai_text
 
 pytestmark = pytest.mark.django_db
+# Run in both passes: SQLite + local memory, and PostgreSQL + Redis.
+BOTH = pytest.mark.parametrize("backend", ["embedded", pytest.param("services", marks=pytest.mark.services)])
 
 PROMPT = "Write a product description for the Noir heavyweight hoodie: organic cotton, oversized fit, embroidered logo."
 GOOD = (
@@ -53,8 +55,9 @@ def _run(api, committed, task_queue) -> AgentTask:
     return AgentTask.objects.get(pk=response.json()["id"])
 
 
+@BOTH
 def test_a_round_table_task_streams_every_stage_and_persists_the_verdict(
-    api, catalog, three, task_queue, committed
+    backend, api, catalog, three, task_queue, committed
 ) -> None:
     task = _run(api, committed, task_queue)
 
@@ -86,8 +89,9 @@ def test_a_round_table_task_streams_every_stage_and_persists_the_verdict(
     assert stored.owner_id == task.requested_by_id
 
 
+@BOTH
 def test_round_table_endpoints_list_detail_latest_stats_and_providers(
-    api, catalog, three, task_queue, committed, other_user
+    backend, api, catalog, three, task_queue, committed, other_user
 ) -> None:
     task = _run(api, committed, task_queue)
     table_id = task.result["round_table_id"]
