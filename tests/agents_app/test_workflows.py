@@ -1,6 +1,8 @@
 """Workflows: DAGs of agent actions run as tasks, in parallel where the graph allows,
 outputs passed by reference, failure policies, validation, cancel, events."""
 
+# JSON results and optional relations are read in asserts:
+# mypy: disable-error-code="index, union-attr"
 from __future__ import annotations
 
 from decimal import Decimal
@@ -73,7 +75,7 @@ def _create(api, committed, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _steps(run_id: str) -> dict[str, WorkflowStep]:
-    return {s.step_id: s for s in WorkflowStep.objects.filter(run_id=run_id).select_related("task")}
+    return {s.step_id: s for s in WorkflowStep.objects.filter(run__pk=run_id).select_related("task")}
 
 
 @BOTH

@@ -47,8 +47,8 @@ def _record_and_check(reader: APIClient) -> None:
     assert reader.get("/api/v1/agents").status_code == 200
     assert reader.get("/api/v1/tasks/00000000-0000-0000-0000-000000000001").status_code == 404
     # Known latencies (a 5xx cannot be provoked on purpose): six fast, three medium, one slow failure.
-    for ms, status in [(3, 200)] * 6 + [(40, 200)] * 3 + [(700, 503)]:
-        request_stats.record(path="/static/x.css", status=status, duration_ms=ms)
+    for ms, code in [(3, 200)] * 6 + [(40, 200)] * 3 + [(700, 503)]:
+        request_stats.record(path="/static/x.css", status=code, duration_ms=ms)
 
     now = timezone.now()
     agent = Agent.objects.create(slug="analytics-900", type="t", name="A", category="analytics")
