@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -37,7 +38,7 @@ def agents() -> None:
     call_command("seed_agents", stdout=io.StringIO())
 
 
-def _run_tool(client: Client, agent: Agent, **fields: str) -> object:
+def _run_tool(client: Client, agent: Agent, **fields: str) -> Any:
     data = {"action": "run_tool", "_selected_action": [str(agent.pk)], **fields}
     return client.post(AGENTS, data)
 
