@@ -139,3 +139,12 @@ def test_warm_cache_fails_when_redis_does_not_answer() -> None:
     }
     with override_settings(CACHES=unreachable), pytest.raises(CommandError, match="is Redis reachable"):
         call_command("warm_cache", stdout=io.StringIO())
+
+
+def test_the_spec_maintenance_commands_exist() -> None:
+    from django.core.management import get_commands
+
+    # sync_woocommerce comes with the commerce sync work.
+    spec = {"seed_agents", "rotate_encryption_key", "purge_tasks", "check_providers", "create_api_key"}
+    spec |= {"create_operator", "warm_cache"}
+    assert spec <= set(get_commands())

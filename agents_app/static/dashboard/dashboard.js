@@ -26,7 +26,7 @@
     if (!agents.size) { body.append(el("tr", {}, [el("td", { colspan: "6", class: "empty" }, ["no agents"])])); return; }
     [...agents.values()].sort((a, b) => a.id.localeCompare(b.id)).forEach((a) => {
       const s = a.stats || {};
-      body.append(el("tr", { "data-agent": a.id, "data-status": a.status }, [
+      body.append(el("tr", { "data-agent": a.id, "data-status": a.status, "data-completed": text(s.tasksCompleted) }, [
         el("td", { title: a.name || a.id }, [a.id]), el("td", {}, [badge(a.status)]),
         el("td", {}, [text(s.tasksCompleted)]), el("td", {}, [text(s.tasksFailed)]),
         el("td", {}, [s.successRate === null || s.successRate === undefined ? "–" : s.successRate + "%"]),
