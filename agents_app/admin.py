@@ -74,8 +74,40 @@ class RunToolForm(forms.Form):
         return cleaned
 
 
+class AgentForm(forms.ModelForm[Agent]):
+    """Catalog data is editable; ``tools`` must name registered tools (a task could not run otherwise)."""
+
+    class Meta:
+        model = Agent
+        fields = (
+            "slug",
+            "type",
+            "name",
+            "description",
+            "category",
+            "status",
+            "enabled",
+            "capabilities",
+            "tools",
+            "ml_models",
+            "system_prompt",
+            "preferred_provider",
+            "preferred_model",
+        )
+
+    def clean_tools(self) -> list[str]:
+        tools = self.cleaned_data.get("tools")
+        if not isinstance(tools, list) or not all(isinstance(name, str) for name in tools):
+            raise ValidationError('Tools are a JSON list of tool names, e.g. ["low_stock_report"].')
+        unknown = sorted(set(tools) - set(registry()))
+        if unknown:
+            raise ValidationError(f"Not registered tool(s): {', '.join(unknown)}.")
+        return tools
+
+
 @admin.register(Agent)
 class AgentAdmin(admin.ModelAdmin[Agent]):
+    form = AgentForm
     list_display = (
         "slug",
         "name",
@@ -98,6 +130,13 @@ class AgentAdmin(admin.ModelAdmin[Agent]):
         ("Activity (computed from tasks)", {"fields": ("stats_summary", "recent_tasks", "created_at", "updated_at")}),
     )
     actions = ("start_agents", "stop_agents", "run_tool")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Agent | None = None) -> Any:
+        if obj is None:
+            return self.readonly_fields
+        # Running state changes go through the Enable/Disable actions (services that
+        # also broadcast agent_status_update), never a raw field edit.
+        return (*self.readonly_fields, "slug", "status", "enabled")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Agent]:
         # Stats come from one aggregate query (selectors.agents_with_stats), never per row.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 from collections.abc import Callable
@@ -130,6 +131,33 @@ def test_agent_page_shows_stats_and_recent_tasks(admin_client: Client, agents) -
     listing = admin_client.get(AGENTS + "?q=analytics-001").content.decode()
     assert '<td class="field-tasks_completed">9</td>' in listing
     assert '<td class="field-success_rate">75.0</td>' in listing
+
+
+def test_agent_edit_refuses_unregistered_tools_and_leaves_status_to_the_actions(admin_client: Client, agents) -> None:
+    agent = Agent.objects.get(slug="commerce-001")
+    url = f"{AGENTS}{agent.pk}/change/"
+    form = {
+        "type": agent.type,
+        "name": "Renamed",
+        "description": agent.description,
+        "category": agent.category,
+        "capabilities": json.dumps(agent.capabilities),
+        "tools": json.dumps([*agent.tools, "no_such_tool"]),
+        "ml_models": json.dumps(agent.ml_models),
+        "system_prompt": agent.system_prompt,
+        "preferred_provider": agent.preferred_provider,
+        "preferred_model": agent.preferred_model,
+        "status": "disabled",
+    }
+    refused = admin_client.post(url, form)
+    assert refused.status_code == 200
+    assert "Not registered tool(s): no_such_tool" in refused.content.decode()
+    form["tools"] = json.dumps(agent.tools)
+    assert admin_client.post(url, form).status_code == 302
+    agent.refresh_from_db()
+    assert agent.name == "Renamed"
+    assert agent.status == "idle"  # read-only on the form: only the actions change it
+    assert agent.enabled
 
 
 def test_task_page_shows_parameters_result_and_steps_as_readable_json(admin_client: Client, agents) -> None:
