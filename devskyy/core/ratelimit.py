@@ -40,6 +40,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import AccessToken
 
+from devskyy.core.access import SIGNED_ROUTE_CHECKS
 from devskyy.core.api_keys import APIKeyRejectedError, api_key_for_request
 from devskyy.core.audit import security_event
 from devskyy.core.errors import envelope_response
@@ -368,6 +369,24 @@ def _refuse(request: HttpRequest, identity: str, decision: Decision) -> HttpResp
     return response
 
 
+_signed_paths: dict[str, Callable[[HttpRequest], bool]] = {}
+_signed_paths_built_for = -1
+
+
+def _signed_route_check(path: str) -> Callable[[HttpRequest], bool] | None:
+    """The signature check registered for ``path`` (access.SIGNED_ROUTE_CHECKS), if any."""
+    global _signed_paths_built_for
+    if _signed_paths_built_for != len(SIGNED_ROUTE_CHECKS):
+        paths: dict[str, Callable[[HttpRequest], bool]] = {}
+        for name, route_check in SIGNED_ROUTE_CHECKS.items():
+            with contextlib.suppress(NoReverseMatch):
+                paths[reverse(name)] = route_check
+        _signed_paths.clear()
+        _signed_paths.update(paths)
+        _signed_paths_built_for = len(SIGNED_ROUTE_CHECKS)
+    return _signed_paths.get(path)
+
+
 class RateLimitMiddleware:
     """Applies the limits to /api/ paths (probes and admin are not limited)."""
 
@@ -376,6 +395,10 @@ class RateLimitMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path.startswith("/api/"):
+            return self.get_response(request)
+        check = _signed_route_check(request.path)
+        if check is not None and check(request):
+            # A verified delivery from a signed public route (WooCommerce webhooks): never refused.
             return self.get_response(request)
         identity = client_identity(request)
         decision = get_limiter().hit(identity, windows_for(request))
