@@ -17,6 +17,12 @@ REDIS_BREAKER_SECONDS, and records the security event ``rate_limiter_unavailable
 once per interval. Availability of the API wins over exact limits while Redis is
 out; the local limiter still stops a single client from flooding a process.
 
+Signed public routes (devskyy/core/access.py SIGNED_ROUTE_CHECKS: the WooCommerce
+webhook) are not limited when the request's signature verifies: the shop delivers in
+bursts from one IP (a bulk edit of 1,000 products is 1,000 deliveries) and a refused
+delivery counts towards WooCommerce disabling the webhook. Unsigned or badly signed
+requests to those routes are counted per IP like any other.
+
 Every /api/ response carries X-RateLimit-Limit/Remaining/Reset (Reset = seconds
 until the binding window ends); a 429 adds Retry-After and the error envelope.
 """
