@@ -74,9 +74,12 @@ class BulkInputSerializer(serializers.Serializer[Any]):
     validate_only = serializers.BooleanField(default=False)
 
 
+BULK_ITEM_STATUSES = ["created", "updated", "deleted", "valid", "error"]
+
+
 class BulkItemResultSerializer(serializers.Serializer[Any]):
     index = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=["created", "updated", "deleted", "valid", "error"])
+    status = serializers.ChoiceField(choices=BULK_ITEM_STATUSES)
     id = serializers.IntegerField(allow_null=True)
     sku = serializers.CharField()
     error = serializers.JSONField(allow_null=True, help_text="why the item failed (field errors or code/message)")

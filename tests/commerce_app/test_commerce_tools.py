@@ -16,7 +16,7 @@ from devskyy.core.models import AuditLog
 
 class Ctx:
     agent_slug = "inventory"
-    task_id = "7d5c2a9e-0000-0000-0000-000000000001"
+    task_id: str | None = "7d5c2a9e-0000-0000-0000-000000000001"
 
     def checkpoint(self, progress: int) -> None:
         pass

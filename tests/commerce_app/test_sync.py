@@ -66,6 +66,7 @@ def test_a_full_import_brings_products_variations_customers_and_orders(connected
     assert imported.sync_state == SyncState.SYNCED
     assert Customer.objects.get(email="ava@example.com").woocommerce_id == buyer["id"]
     order = Order.objects.get()
+    assert order.customer is not None
     assert order.customer.email == "ava@example.com"
     (item,) = order.items.all()
     assert item.product == Product.objects.get(woocommerce_id=made[3]["id"])
@@ -94,6 +95,7 @@ def test_an_incremental_import_asks_only_for_changes_after_the_cursor(connected,
     made = shop.seed_products(30, start=T0)
     shop_sync(full=True)
     cursor = ShopConnection.objects.get().products_cursor
+    assert cursor is not None
     with client_for(shop) as woo:
         woo.update_product(made[5]["id"], {"regular_price": "77.70"})
     shop.clear_requests()
