@@ -296,3 +296,30 @@ def test_a_disabled_webhook_is_reported_and_its_entity_backfilled(connected, sho
     assert Order.objects.count() == 1
     conn = ShopConnection.objects.get()
     assert {h["status"] for h in conn.webhooks_report} == {"disabled", "active"}
+
+
+@pytest.mark.services
+def test_on_postgresql_import_reimport_and_a_timed_out_push_behave_the_same(connected, shop, fast_woo):
+    """The upserts (ON CONFLICT) and the outbox's row locks (SKIP LOCKED) on the production database."""
+    assert db_connection.vendor == "postgresql"
+    made = shop.seed_products(600, start=T0)  # more than one upsert chunk
+    hoodie = shop.add_product(name="Variable", regular_price="90.00", sale_price="", modified=T0)
+    shop.add_variation(hoodie["id"], regular_price="90.00", attributes=[{"name": "Size", "option": "M"}])
+    shop.add_order(status="completed", total="20.00", line_items=[_line(made[1], 1)])
+
+    first = shop_sync(full=True)
+    again = shop_sync(full=True)
+
+    assert (first.entities["products"].created, again.entities["products"].unchanged) == (602, 602)
+    assert Product.objects.get(woocommerce_id=hoodie["id"]).variations.count() == 1
+    assert Order.objects.get().items.get().product == Product.objects.get(woocommerce_id=made[1]["id"])
+    product = Product.objects.get(woocommerce_id=made[2]["id"])
+    product_update(product=product, data={"price": Decimal("12.34")})
+    fast_woo.WOOCOMMERCE_READ_TIMEOUT = 0.5
+    shop.delay(1.5, times=1, method="POST", path="products/batch")
+    assert outbox_push().pending == 1
+    deadline = time.monotonic() + 5
+    while shop.products[made[2]["id"]]["regular_price"] != "12.34" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert outbox_push().already_applied == 1
+    assert len([r for r in shop.requests if r.method == "POST" and r.path == "products/batch"]) == 1
