@@ -43,3 +43,19 @@ WOOCOMMERCE_MAX_ATTEMPTS = env.int("WOOCOMMERCE_MAX_ATTEMPTS", 5, minimum=1, max
 WOOCOMMERCE_MAX_RETRY_WAIT = env.float("WOOCOMMERCE_MAX_RETRY_WAIT", 60.0, minimum=0.0, maximum=900.0)
 # Plain http to a non-loopback shop sends the consumer key in the clear; only for a shop you control.
 WOOCOMMERCE_ALLOW_INSECURE_HTTP = env.bool("WOOCOMMERCE_ALLOW_INSECURE_HTTP", default=False)
+
+# WooCommerce sync schedule: the beat process (render.yaml devskyy-scheduler) queues an
+# outbox push + incremental import every WOOCOMMERCE_SYNC_INTERVAL_SECONDS; 0 disables it.
+WOOCOMMERCE_SYNC_INTERVAL_SECONDS = env.int("WOOCOMMERCE_SYNC_INTERVAL_SECONDS", 900, minimum=0, maximum=86_400)
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = (
+    {
+        "woocommerce-sync": {
+            "task": "commerce_app.tasks.sync_shop",
+            "schedule": float(WOOCOMMERCE_SYNC_INTERVAL_SECONDS),
+            # A run that could not start within one interval is replaced by the next one.
+            "options": {"expires": float(WOOCOMMERCE_SYNC_INTERVAL_SECONDS)},
+        }
+    }
+    if WOOCOMMERCE_SYNC_INTERVAL_SECONDS
+    else {}
+)

@@ -112,5 +112,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"Role": "devskyy.core.roles.ROLE_CHOICES"},
+    "ENUM_NAME_OVERRIDES": {
+        "Role": "devskyy.core.roles.ROLE_CHOICES",
+        "ProductStatus": "commerce_app.models.ProductStatus",
+        "OrderStatus": "commerce_app.models.OrderStatus",
+        "BulkItemStatus": "commerce_app.api.serializers.BULK_ITEM_STATUSES",
+    },
 }
