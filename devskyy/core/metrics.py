@@ -203,3 +203,7 @@ WOOCOMMERCE_API_DURATION = Histogram(
     ["method"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
 )
+WEBHOOK_DELIVERIES = Counter(
+    "webhook_delivery_attempts", "Outbound webhook delivery attempts by outcome (succeeded, retry, dead).", ["outcome"]
+)
+WORDPRESS_API_CALLS = Counter("wordpress_api_calls", "Calls to the WordPress REST API.", ["method", "outcome"])
