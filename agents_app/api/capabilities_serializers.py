@@ -82,3 +82,41 @@ class PredictionOutputSerializer(serializers.Serializer[dict[str, Any]]):
     model = serializers.JSONField(help_text="model name, description and settings used")
     data_volume = serializers.JSONField(help_text="how much data the model used")
     predictions = serializers.JSONField()
+
+
+class PaletteEntrySerializer(serializers.Serializer[dict[str, Any]]):
+    slug = serializers.CharField(max_length=40)
+    name = serializers.CharField(max_length=120)
+    color = serializers.CharField(max_length=7, help_text="#rgb or #rrggbb")
+
+
+class ThemeInputSerializer(serializers.Serializer[dict[str, Any]]):
+    name = serializers.CharField(max_length=120)
+    slug = serializers.CharField(max_length=60, required=False)
+    description = serializers.CharField(max_length=300, required=False)
+    author = serializers.CharField(max_length=120, required=False)
+    author_uri = serializers.CharField(max_length=200, required=False)
+    version = serializers.CharField(max_length=11, required=False)
+    palette = serializers.ListField(child=PaletteEntrySerializer(), min_length=1, max_length=16, required=False)
+    fonts = serializers.DictField(
+        required=False, help_text='{"heading": "Playfair Display", "body": {"family", "fallback"}}'
+    )
+
+
+class ThemeOutputSerializer(serializers.Serializer[dict[str, Any]]):
+    id = serializers.UUIDField()
+    slug = serializers.CharField()
+    size_bytes = serializers.IntegerField()
+    files = serializers.ListField(child=serializers.CharField())
+    download_url = serializers.CharField()
+
+
+class PublishInputSerializer(serializers.Serializer[dict[str, Any]]):
+    kind = serializers.ChoiceField(choices=["post", "page"], required=False)
+    status = serializers.ChoiceField(choices=["draft", "publish", "pending", "private"], required=False)
+    title = serializers.CharField(max_length=300, required=False)
+    content = serializers.CharField(max_length=200000, required=False, trim_whitespace=False)
+    excerpt = serializers.CharField(max_length=2000, required=False)
+    slug = serializers.CharField(max_length=200, required=False)
+    id = serializers.IntegerField(min_value=1, required=False, help_text="update this post/page")
+    sku = serializers.CharField(max_length=64, required=False, help_text="publish the product's content")

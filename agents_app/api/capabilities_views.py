@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from django.core.files.storage import default_storage
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -12,15 +15,24 @@ from agents_app.api.capabilities_serializers import (
     FixReportSerializer,
     PredictInputSerializer,
     PredictionOutputSerializer,
+    PublishInputSerializer,
     ScanReportSerializer,
+    ThemeInputSerializer,
+    ThemeOutputSerializer,
 )
+from agents_app.api.serializers import TaskOutputSerializer
+from agents_app.api.views import IDEMPOTENCY_HEADER, _created_response, _idempotency_key
+from agents_app.capabilities import theme
 from agents_app.capabilities.code_analysis import SourceFile, fix_sources, scan_sources
 from agents_app.capabilities.ml import predict
+from agents_app.services.tasks import task_create
 from devskyy.core.roles import Role
 
 # Running the analyser costs a subprocess of up to 20 s: the roles whose work is code
 # (developers, service clients such as CI, admins). Operators run the shop, not code.
 CODE_ROLES = frozenset({Role.ADMIN, Role.DEVELOPER, Role.API_USER})
+# The catalog's Publishing Agent: WordPress publishing runs as its task.
+PUBLISHING_AGENT = "operations-008"
 
 
 def _files(request: Request) -> list[SourceFile]:
@@ -71,3 +83,50 @@ class PredictView(APIView):
                 confidence_threshold=v["confidence_threshold"],
             )
         )
+
+
+class ThemeGenerateView(APIView):
+    @extend_schema(
+        request=ThemeInputSerializer,
+        responses={201: ThemeOutputSerializer},
+        summary="Build an installable block theme zip (palette, fonts, WooCommerce templates) for download",
+    )
+    def post(self, request: Request) -> Response:
+        data = ThemeInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        generated = theme.theme_generate(spec=theme.spec_from_input(dict(data.validated_data)), request=request)
+        return Response(generated.as_dict(), status=201)
+
+
+class ThemeDownloadView(APIView):
+    @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY}, summary="Download a generated theme")
+    def get(self, request: Request, theme_id: str) -> FileResponse:
+        path, filename = theme.theme_file(str(theme_id))
+        return FileResponse(default_storage.open(path, "rb"), as_attachment=True, filename=filename)
+
+
+class WordPressPublishView(APIView):
+    @extend_schema(
+        request=PublishInputSerializer,
+        responses={202: TaskOutputSerializer, 200: TaskOutputSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+        summary="Publish or update a post/page (or a product's page) on WordPress as a queued task",
+    )
+    def post(self, request: Request) -> Response:
+        data = PublishInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        params = dict(data.validated_data)
+        if "sku" in params:
+            action = "wordpress_publish_product"
+        elif "id" in params:
+            action = "wordpress_update"
+        else:
+            action = "wordpress_publish"
+        created = task_create(
+            agent_slug=PUBLISHING_AGENT,
+            action=action,
+            parameters=params,
+            user=request.user,
+            idempotency_key=_idempotency_key(request),
+        )
+        return _created_response(created)

@@ -11,6 +11,17 @@ from tests.support.auth import access_token, bearer, make_api_key, make_user
 
 pytestmark = pytest.mark.django_db
 
+
+class _Ctx:
+    """A minimal tool context for calling a tool function directly."""
+
+    agent_slug: str = "test"
+    task_id: str | None = None
+
+    def checkpoint(self, progress: int) -> None:
+        return None
+
+
 VULNERABLE = "import subprocess\n\ndef run(cmd):\n    subprocess.call(cmd, shell=True)\n    eval(cmd)\n"
 
 
@@ -80,7 +91,7 @@ def test_operators_and_read_only_users_may_not_run_the_analyser() -> None:
 def test_code_tools_are_registered_with_a_files_schema() -> None:
     tool = get_tool("code_scan")
     assert tool.input_schema["required"] == ["files"]
-    assert get_tool("code_fix").fn(None, {"files": [{"name": "t.py", "content": "import sys\n"}]})["fixed_count"] == 1
+    assert get_tool("code_fix").fn(_Ctx(), {"files": [{"name": "t.py", "content": "import sys\n"}]})["fixed_count"] == 1
 
 
 # --- ML ---------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from commerce_app.models import Customer, Order, OrderItem, OrderStatus, Product
 from commerce_app.services import demo_shop_seed
 
 
-def _series(sku: str, values: list[float]) -> dict:
+def _series(sku: str, values: list) -> dict:
     return {"series": [{"sku": sku, "history": values}]}
 
 
