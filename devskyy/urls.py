@@ -14,6 +14,8 @@ urlpatterns = [
     path("api/v1/", include(audit_urlpatterns)),
     path("api/v1/", include("agents_app.api.urls")),
     path("api/v1/commerce/", include("commerce_app.api.urls")),
+    path("api/v1/", include("agents_app.api.capabilities_urls")),
+    path("api/v1/webhooks/", include("devskyy.webhooks.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("dashboard/", dashboard, name="dashboard"),

@@ -28,7 +28,6 @@ from commerce_app.sync import shop_sync
 _ARRIVES_WITH = {
     "llm": "issue 5",
     "woocommerce": "issue 6",
-    "wordpress": "issue 7",
     "tripo": "issue 7",
     "fashn": "issue 7",
 }
@@ -167,26 +166,6 @@ def generate_3d_model(ctx: ToolContext, params: dict[str, Any]) -> dict[str, Any
 def virtual_tryon(ctx: ToolContext, params: dict[str, Any]) -> dict[str, Any]:
     require("fashn")
     raise _not_in_this_build("fashn")
-
-
-@register(
-    "wordpress_publish",
-    description="Publish a post or page on the brand's WordPress site.",
-    category="marketing",
-    requires=("wordpress",),
-    schema={
-        "properties": {
-            "title": {"type": "string", "minLength": 1, "maxLength": 300},
-            "content": {"type": "string", "minLength": 1, "maxLength": 200000},
-            "kind": {"type": "string", "enum": ["post", "page"]},
-            "status": {"type": "string", "enum": ["draft", "publish"]},
-        },
-        "required": ["title", "content"],
-    },
-)
-def wordpress_publish(ctx: ToolContext, params: dict[str, Any]) -> dict[str, Any]:
-    require("wordpress")
-    raise _not_in_this_build("wordpress")
 
 
 def check_requirements(requires: frozenset[str]) -> None:

@@ -250,3 +250,9 @@ def histogram_quantile(quantile: float, buckets: dict[float, float]) -> float | 
             return lower_bound + (bound - lower_bound) * (rank - lower_count) / (count - lower_count)
         lower_bound, lower_count = bound, count
     return None
+
+
+WEBHOOK_DELIVERIES = Counter(
+    "webhook_delivery_attempts", "Outbound webhook delivery attempts by outcome (succeeded, retry, dead).", ["outcome"]
+)
+WORDPRESS_API_CALLS = Counter("wordpress_api_calls", "Calls to the WordPress REST API.", ["method", "outcome"])

@@ -59,3 +59,17 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = (
     if WOOCOMMERCE_SYNC_INTERVAL_SECONDS
     else {}
 )
+WORDPRESS_TIMEOUT_SECONDS = env.float("WORDPRESS_TIMEOUT_SECONDS", 15.0, minimum=0.1, maximum=120.0)
+WORDPRESS_MAX_ATTEMPTS = env.int("WORDPRESS_MAX_ATTEMPTS", 4, minimum=1, maximum=10)
+WORDPRESS_RETRY_BASE_SECONDS = env.float("WORDPRESS_RETRY_BASE_SECONDS", 1.0, minimum=0.0, maximum=60.0)
+
+# Outbound webhooks (devskyy/webhooks): attempts per delivery before it is dead-lettered,
+# exponential backoff between attempts, and the time one attempt may take.
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1, maximum=25)
+WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", 30.0, minimum=0.0, maximum=3600.0)
+WEBHOOK_RETRY_MAX_SECONDS = env.float("WEBHOOK_RETRY_MAX_SECONDS", 21600.0, minimum=0.0, maximum=86400.0)
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", 10.0, minimum=0.5, maximum=60.0)
+# (ip, port) pairs exempt from the SSRF guard for webhook receivers. Tests set it with
+# override_settings to reach a receiver on 127.0.0.1; deliberately never read from the
+# environment, so no deployment can open the guard.
+WEBHOOK_UNSAFE_ALLOWED_ADDRESSES: list[tuple[str, int]] = []
