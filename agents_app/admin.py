@@ -2,86 +2,353 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Any, cast
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
+from agents_app.exceptions import ToolInputInvalidError
 from agents_app.models import Agent, AgentTask, TaskStatus
+from agents_app.selectors import agent_effective_status, agent_stats, agents_with_stats
 from agents_app.services.agents import agent_start, agent_stop
 from agents_app.services.tasks import task_cancel, task_create, task_retry
+from agents_app.tools.base import registry, validate_input
+from devskyy.core.admin_display import pretty_json
 from devskyy.core.errors import DomainError
+
+RECENT_TASKS_SHOWN = 10
+
+
+class RunToolForm(forms.Form):
+    """Choose one of the agent's tools and give its parameters as a JSON object.
+
+    The parameters are checked against the tool's JSON schema here, so mistakes come
+    back as form errors; ``task_create`` checks them again with everything else.
+    """
+
+    tool = forms.ChoiceField()
+    parameters = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 6, "cols": 80, "spellcheck": "false"}),
+        initial="{}",
+        required=False,
+        help_text='A JSON object matching the tool\'s input schema, e.g. {"threshold": 5}.',
+    )
+
+    def __init__(self, *args: Any, agent: Agent, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        tools = registry()
+        self.agent = agent
+        self.tools = {name: tools[name] for name in agent.tools if name in tools}
+        cast(forms.ChoiceField, self.fields["tool"]).choices = [
+            (name, f"{name} — {tool.description}") for name, tool in self.tools.items()
+        ]
+
+    def clean_parameters(self) -> dict[str, Any]:
+        raw = (self.cleaned_data.get("parameters") or "").strip() or "{}"
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).") from None
+        if not isinstance(value, dict):
+            raise ValidationError('Parameters must be a JSON object, e.g. {"threshold": 5}.')
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        name, params = cleaned.get("tool"), cleaned.get("parameters")
+        if name in self.tools and params is not None:
+            try:
+                validate_input(self.tools[name], params)
+            except ToolInputInvalidError as exc:
+                for error in exc.details["errors"]:
+                    self.add_error("parameters", f"{error['path']}: {error['message']}")
+        return cleaned
+
+
+class AgentForm(forms.ModelForm[Agent]):
+    """Catalog data is editable; ``tools`` must name registered tools (a task could not run otherwise)."""
+
+    class Meta:
+        model = Agent
+        fields = (
+            "slug",
+            "type",
+            "name",
+            "description",
+            "category",
+            "status",
+            "enabled",
+            "capabilities",
+            "tools",
+            "ml_models",
+            "system_prompt",
+            "preferred_provider",
+            "preferred_model",
+        )
+
+    def clean_tools(self) -> list[str]:
+        tools = self.cleaned_data.get("tools")
+        if not isinstance(tools, list) or not all(isinstance(name, str) for name in tools):
+            raise ValidationError('Tools are a JSON list of tool names, e.g. ["low_stock_report"].')
+        unknown = sorted(set(tools) - set(registry()))
+        if unknown:
+            raise ValidationError(f"Not registered tool(s): {', '.join(unknown)}.")
+        return tools
 
 
 @admin.register(Agent)
 class AgentAdmin(admin.ModelAdmin[Agent]):
-    list_display = ("slug", "name", "category", "status", "enabled", "preferred_provider", "updated_at")
+    form = AgentForm
+    list_display = (
+        "slug",
+        "name",
+        "category",
+        "live_status",
+        "enabled",
+        "tasks_completed",
+        "tasks_failed",
+        "success_rate",
+        "avg_latency_ms",
+        "total_cost_usd",
+    )
     list_filter = ("category", "status", "enabled", "preferred_provider")
     search_fields = ("slug", "name", "description", "type")
-    readonly_fields = ("created_at", "updated_at")
-    actions = ("start_agents", "stop_agents", "run_first_tool")
+    readonly_fields = ("created_at", "updated_at", "stats_summary", "recent_tasks")
+    fieldsets = (
+        (None, {"fields": ("slug", "type", "name", "description", "category", "status", "enabled")}),
+        ("Work", {"fields": ("capabilities", "tools", "ml_models")}),
+        ("LLM", {"fields": ("system_prompt", "preferred_provider", "preferred_model")}),
+        ("Activity (computed from tasks)", {"fields": ("stats_summary", "recent_tasks", "created_at", "updated_at")}),
+    )
+    actions = ("start_agents", "stop_agents", "run_tool")
 
-    @admin.action(description="Start selected agents")
+    def get_readonly_fields(self, request: HttpRequest, obj: Agent | None = None) -> Any:
+        if obj is None:
+            return self.readonly_fields
+        # Running state changes go through the Enable/Disable actions (services that
+        # also broadcast agent_status_update), never a raw field edit.
+        return (*self.readonly_fields, "slug", "status", "enabled")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Agent]:
+        # Stats come from one aggregate query (selectors.agents_with_stats), never per row.
+        return agents_with_stats()
+
+    @admin.display(description="status")
+    def live_status(self, obj: Agent) -> str:
+        return agent_effective_status(obj)
+
+    @admin.display(description="done", ordering="stat_completed")
+    def tasks_completed(self, obj: Agent) -> int:
+        return int(obj.stat_completed)  # type: ignore[attr-defined]
+
+    @admin.display(description="failed", ordering="stat_failed")
+    def tasks_failed(self, obj: Agent) -> int:
+        return int(obj.stat_failed)  # type: ignore[attr-defined]
+
+    @admin.display(description="success %")
+    def success_rate(self, obj: Agent) -> str:
+        rate = agent_stats(obj)["successRate"]
+        return "-" if rate is None else f"{rate}"
+
+    @admin.display(description="avg ms", ordering="stat_avg_ms")
+    def avg_latency_ms(self, obj: Agent) -> str:
+        avg = agent_stats(obj)["avgLatencyMs"]
+        return "-" if avg is None else f"{avg:.0f}"
+
+    @admin.display(description="cost USD", ordering="stat_cost")
+    def total_cost_usd(self, obj: Agent) -> str:
+        return str(agent_stats(obj)["totalCostUsd"])
+
+    @admin.display(description="stats")
+    def stats_summary(self, obj: Agent) -> SafeString:
+        if obj.pk is None:
+            return format_html("{}", "-")
+        return pretty_json(agent_stats(obj))
+
+    @admin.display(description=f"last {RECENT_TASKS_SHOWN} tasks")
+    def recent_tasks(self, obj: Agent) -> SafeString:
+        if obj.pk is None:
+            return format_html("{}", "-")
+        rows = list(obj.tasks.order_by("-created_at", "-id")[:RECENT_TASKS_SHOWN])
+        if not rows:
+            return format_html("{}", "no tasks yet")
+        body = format_html_join(
+            "",
+            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}%</td><td>{}</td><td>{}</td></tr>',
+            (
+                (
+                    reverse("admin:agents_app_agenttask_change", args=[task.pk]),
+                    str(task.pk)[:8],
+                    task.action,
+                    task.status,
+                    task.progress,
+                    task.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                    "-" if task.duration_ms is None else f"{task.duration_ms} ms",
+                )
+                for task in rows
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>task</th><th>action</th><th>status</th><th>progress</th>"
+            "<th>created (UTC)</th><th>duration</th></tr></thead><tbody>{}</tbody></table>",
+            body,
+        )
+
+    @admin.action(description="Enable (start) selected agents")
     def start_agents(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
-        for agent in queryset:
-            agent_start(slug=agent.slug)
-        self.message_user(request, f"Started {queryset.count()} agent(s).")
+        slugs = list(queryset.values_list("slug", flat=True))
+        for slug in slugs:
+            agent_start(slug=slug)
+        self.message_user(request, f"Started {len(slugs)} agent(s).")
 
-    @admin.action(description="Stop selected agents")
+    @admin.action(description="Disable (stop) selected agents")
     def stop_agents(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
-        for agent in queryset:
-            agent_stop(slug=agent.slug)
-        self.message_user(request, f"Stopped {queryset.count()} agent(s).")
+        slugs = list(queryset.values_list("slug", flat=True))
+        for slug in slugs:
+            agent_stop(slug=slug)
+        self.message_user(request, f"Stopped {len(slugs)} agent(s).")
 
-    @admin.action(description="Run each agent's first tool that needs no parameters")
-    def run_first_tool(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
-        for agent in queryset:
-            for tool in agent.tools:
+    @admin.action(description="Run a tool as the selected agent…")
+    def run_tool(self, request: HttpRequest, queryset: QuerySet[Agent]) -> HttpResponse | None:
+        agents = list(queryset.order_by()[:2])
+        if len(agents) != 1:
+            self.message_user(request, "Select exactly one agent to run a tool.", messages.ERROR)
+            return None
+        agent = agents[0]
+        if "apply" in request.POST:
+            form = RunToolForm(request.POST, agent=agent)
+            if form.is_valid():
                 try:
-                    created = task_create(agent_slug=agent.slug, action=tool, parameters={}, user=request.user)
-                except DomainError:
-                    continue  # needs parameters or an unconfigured integration: try the next tool
-                self.message_user(request, f"{agent.slug}: queued {tool} as task {created.task.id}.")
-                break
-            else:
-                self.message_user(request, f"{agent.slug}: no tool runs without parameters.", messages.WARNING)
+                    created = task_create(
+                        agent_slug=agent.slug,
+                        action=form.cleaned_data["tool"],
+                        parameters=form.cleaned_data["parameters"],
+                        user=request.user,
+                    )
+                except DomainError as exc:
+                    form.add_error(None, exc.message)
+                else:
+                    task = created.task
+                    url = reverse("admin:agents_app_agenttask_change", args=[task.pk])
+                    self.message_user(
+                        request,
+                        format_html(
+                            '{}: queued {} as task <a href="{}" data-task-link="{}">{}</a>.',
+                            agent.slug,
+                            task.action,
+                            url,
+                            task.pk,
+                            task.pk,
+                        ),
+                    )
+                    return None
+        else:
+            form = RunToolForm(agent=agent)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Run a tool as {agent.slug}",
+            "opts": self.model._meta,
+            "agent": agent,
+            "form": form,
+            "schemas": [(name, json.dumps(tool.input_schema, indent=2)) for name, tool in form.tools.items()],
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/agents_app/agent/run_tool.html", context)
+
+
+class TaskStepsMixin:
+    """Readable JSON for the task's input, output and (LLM tool loop) steps."""
+
+    @admin.display(description="parameters")
+    def parameters_pretty(self, obj: AgentTask) -> SafeString:
+        return pretty_json(obj.parameters)
+
+    @admin.display(description="result")
+    def result_pretty(self, obj: AgentTask) -> SafeString:
+        result = obj.result
+        if isinstance(result, dict) and "steps" in result:
+            result = {k: v for k, v in result.items() if k != "steps"}
+        return pretty_json(result)
+
+    @admin.display(description="steps")
+    def steps_pretty(self, obj: AgentTask) -> SafeString:
+        steps = obj.result.get("steps") if isinstance(obj.result, dict) else None
+        return pretty_json(steps)
 
 
 @admin.register(AgentTask)
-class AgentTaskAdmin(admin.ModelAdmin[AgentTask]):
-    list_display = ("id", "agent", "action", "status", "progress", "attempts", "requested_by", "created_at")
-    list_filter = ("status", "agent__category", "action")
-    search_fields = ("id", "agent__slug", "action", "error", "idempotency_key")
+class AgentTaskAdmin(TaskStepsMixin, admin.ModelAdmin[AgentTask]):
+    list_display = (
+        "id",
+        "agent",
+        "action",
+        "status",
+        "progress",
+        "attempts",
+        "duration_ms",
+        "requested_by",
+        "created_at",
+    )
+    list_filter = ("status", "agent", "agent__category", "created_at", "action")
+    search_fields = ("=id", "agent__slug", "action", "error", "idempotency_key")
     list_select_related = ("agent", "requested_by")
     date_hierarchy = "created_at"
     show_full_result_count = False
-    readonly_fields = [f.name for f in AgentTask._meta.fields]
+    list_per_page = 50
+    fieldsets = (
+        (None, {"fields": ("id", "agent", "action", "status", "progress", "attempts", "cancel_requested")}),
+        ("Input and output", {"fields": ("parameters_pretty", "result_pretty", "steps_pretty", "error_code", "error")}),
+        (
+            "Timing",
+            {"fields": ("created_at", "started_at", "finished_at", "duration_ms", "lease_expires_at", "worker")},
+        ),
+        ("Cost", {"fields": ("provider", "model", "tokens", "cost")}),
+        ("Origin", {"fields": ("requested_by", "retry_of", "use_round_table", "idempotency_key", "request_hash")}),
+    )
+    readonly_fields = (
+        *(f.name for f in AgentTask._meta.fields if f.name != "parameters" and f.name != "result"),
+        "parameters_pretty",
+        "result_pretty",
+        "steps_pretty",
+    )
     actions = ("cancel_tasks", "retry_tasks")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # tasks are created through services (API or the agent action)
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # the record of what agents did; old finished tasks go with `purge_tasks`
+
     @admin.action(description="Cancel selected tasks")
     def cancel_tasks(self, request: HttpRequest, queryset: QuerySet[AgentTask]) -> None:
         done = 0
-        for task in queryset.filter(status__in=[TaskStatus.PENDING, TaskStatus.RUNNING]):
-            task_cancel(task=task)
+        for task in queryset.filter(status__in=[TaskStatus.PENDING, TaskStatus.RUNNING]).order_by():
+            try:
+                task_cancel(task=task)
+            except DomainError as exc:  # finished between the listing and the click
+                self.message_user(request, f"{task.pk}: {exc.message}", messages.WARNING)
+                continue
             done += 1
         self.message_user(request, f"Cancel requested for {done} task(s).")
 
     @admin.action(description="Retry selected failed/cancelled tasks")
     def retry_tasks(self, request: HttpRequest, queryset: QuerySet[AgentTask]) -> None:
-        for task in queryset.select_related("agent"):
+        for task in queryset.select_related("agent").order_by():
             try:
                 retry = task_retry(task=task, user=request.user)
             except DomainError as exc:
-                self.message_user(request, f"{task.id}: {exc.message}", messages.WARNING)
+                self.message_user(request, f"{task.pk}: {exc.message}", messages.WARNING)
                 continue
-            self.message_user(request, f"{task.id}: retried as {retry.id}.")
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return list(self.readonly_fields)
+            self.message_user(request, f"{task.pk}: retried as {retry.pk}.")
 
 
 # --- LLM gateway, Round Tables and workflows (issue 5) ---------------------------------

@@ -4,6 +4,20 @@ Each web process starts the loop when its first WebSocket connects; only the pro
 holding a short Redis lease (embedded: the only process) computes and sends, so the
 figures are computed once per interval, not once per socket or per process. The
 leader also purges feed events past EVENT_RETENTION_HOURS.
+
+``metrics_update`` payload (``data``), every figure measured, null when not measured:
+
+``tasks``                 {pending, running, completed_24h, failed_24h, cancelled_24h}
+``running_tasks``         tasks running now
+``tasks_finished_per_minute``, ``success_rate_24h`` (percent), ``events_per_second``
+``queue``                 {backend, waiting}
+``http``                  requests served by every web worker (Prometheus counters and
+                          histogram, PrometheusMiddleware) over the last publisher window:
+                          {measured_at, window_seconds, requests, request_rate (per second),
+                          error_rate (percent of responses that were 5xx; null without
+                          requests), latency_p50_ms, latency_p95_ms (histogram estimates,
+                          null without requests)}; null until the publisher has two
+                          readings, and when ENABLE_METRICS is off.
 """
 
 from __future__ import annotations
@@ -26,6 +40,7 @@ from django.utils import timezone
 from agents_app.models import AgentTask, TaskStatus
 from devskyy.core.background import embedded_backlog
 from devskyy.core.events import group_name, purge_expired, utc_iso
+from devskyy.core.metrics import histogram_quantile, http_totals
 from devskyy.feed.models import FeedEvent
 
 logger = logging.getLogger(__name__)
@@ -34,6 +49,37 @@ _PURGE_EVERY_SECONDS = 600
 _token = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
 _task: asyncio.Task[None] | None = None
 _redis: redis.Redis | None = None
+# The publisher's previous cumulative HTTP reading (monotonic time, totals) and the
+# figures of its last window, which a socket connecting between ticks receives.
+_http_previous: tuple[float, tuple[float, float, dict[float, float]]] | None = None
+_http_last: dict[str, Any] | None = None
+
+
+def http_window() -> dict[str, Any] | None:
+    """Request rate, error rate and latency since the previous call (the publisher's
+    window), from the cluster-wide Prometheus figures. None on the first call."""
+    global _http_previous, _http_last
+    if not settings.ENABLE_METRICS:
+        return None
+    now, current = time.monotonic(), http_totals()
+    previous, _http_previous = _http_previous, (now, current)
+    if previous is None:
+        return None
+    elapsed = now - previous[0]
+    requests = max(0.0, current[0] - previous[1][0])
+    errors = max(0.0, current[1] - previous[1][1])
+    window = {b: max(0.0, n - previous[1][2].get(b, 0.0)) for b, n in current[2].items()}
+    p50, p95 = histogram_quantile(0.5, window), histogram_quantile(0.95, window)
+    _http_last = {
+        "measured_at": utc_iso(),
+        "window_seconds": round(elapsed, 2),
+        "requests": int(requests),
+        "request_rate": round(requests / elapsed, 3) if elapsed > 0 else None,
+        "error_rate": round(100 * errors / requests, 2) if requests else None,
+        "latency_p50_ms": round(p50 * 1000, 1) if requests and p50 is not None else None,
+        "latency_p95_ms": round(p95 * 1000, 1) if requests and p95 is not None else None,
+    }
+    return _http_last
 
 
 def metrics_snapshot() -> dict[str, Any]:
@@ -63,6 +109,7 @@ def metrics_snapshot() -> dict[str, Any]:
         "success_rate_24h": round(100 * counts["completed_24h"] / finished, 1) if finished else None,
         "events_per_second": round(events_last_minute / 60, 3),
         "queue": _queue_depth(),
+        "http": _http_last,
     }
 
 
@@ -106,6 +153,7 @@ def _tick(ttl: float, purge_due: bool) -> dict[str, Any] | None:
         purged = purge_expired()
         if purged:
             logger.info("purged %d feed events past retention", purged)
+    http_window()
     return metrics_snapshot()
 
 

@@ -6,3 +6,9 @@ class CommerceConfig(AppConfig):
 
     name = "commerce_app"
     verbose_name = "Commerce"
+
+    def ready(self) -> None:
+        from commerce_app.api.webhooks import signed_delivery
+        from devskyy.core.access import register_signed_route
+
+        register_signed_route("commerce:woocommerce-webhook", signed_delivery)

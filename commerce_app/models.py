@@ -11,6 +11,8 @@ from decimal import Decimal
 from django.db import models
 from django.db.models import Q
 
+from devskyy.core.fields import EncryptedTextField
+
 
 class ProductStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
@@ -46,7 +48,14 @@ class Product(models.Model):
     status = models.CharField(max_length=16, choices=ProductStatus.choices, default=ProductStatus.ACTIVE, db_index=True)
     images = models.JSONField(default=list, blank=True)
     woocommerce_id = models.BigIntegerField(null=True, blank=True, unique=True)
-    sync_state = models.CharField(max_length=16, choices=SyncState.choices, default=SyncState.LOCAL)
+    sync_state = models.CharField(max_length=16, choices=SyncState.choices, default=SyncState.LOCAL, db_index=True)
+    # A variation of a variable WooCommerce product points at its parent (None for simple products).
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="variations")
+    attributes = models.JSONField(default=dict, blank=True)
+    # The shop's date_modified_gmt of the version we hold: the version compared by sync and webhooks.
+    woocommerce_modified_at = models.DateTimeField(null=True, blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    sync_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -73,6 +82,8 @@ class Customer(models.Model):
     country = models.CharField(max_length=2, blank=True)
     accepts_marketing = models.BooleanField(default=False)
     woocommerce_id = models.BigIntegerField(null=True, blank=True, unique=True)
+    woocommerce_modified_at = models.DateTimeField(null=True, blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -114,6 +125,8 @@ class Order(models.Model):
     total = models.DecimalField(max_digits=12, decimal_places=2)
     placed_at = models.DateTimeField(db_index=True)
     woocommerce_id = models.BigIntegerField(null=True, blank=True, unique=True)
+    woocommerce_modified_at = models.DateTimeField(null=True, blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -146,3 +159,111 @@ class OrderItem(models.Model):
     @property
     def line_total(self) -> Decimal:
         return self.unit_price * self.quantity
+
+
+class ShopConnection(models.Model):
+    """The WooCommerce shop DevSkyy keeps in step with (one row; ``name`` is "default").
+
+    Credentials are encrypted at rest (``EncryptedTextField``). When WORDPRESS_URL,
+    WOOCOMMERCE_KEY/SECRET (and WOOCOMMERCE_WEBHOOK_SECRET) are set they seed this row
+    the first time it is needed; afterwards the admin is the place to change it.
+    The ``*_cursor`` fields are the newest ``date_modified_gmt`` imported per entity:
+    an incremental sync asks the shop for objects modified after them.
+    """
+
+    name = models.CharField(max_length=32, unique=True, default="default")
+    store_url = models.URLField(max_length=300)
+    consumer_key = EncryptedTextField()
+    consumer_secret = EncryptedTextField()
+    webhook_secret = EncryptedTextField(blank=True, default="")
+    enabled = models.BooleanField(default=True)
+    products_cursor = models.DateTimeField(null=True, blank=True)
+    orders_cursor = models.DateTimeField(null=True, blank=True)
+    customers_cursor = models.DateTimeField(null=True, blank=True)
+    last_full_sync_at = models.DateTimeField(null=True, blank=True)
+    last_sync_started_at = models.DateTimeField(null=True, blank=True)
+    last_sync_finished_at = models.DateTimeField(null=True, blank=True)
+    last_sync_report = models.JSONField(default=dict, blank=True)
+    # Held while a sync runs, so two workers never import at once; expires by itself.
+    sync_lock_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    # What GET /webhooks said at the last sync: the shop disables a webhook after failures.
+    webhooks_checked_at = models.DateTimeField(null=True, blank=True)
+    webhooks_report = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.store_url}"
+
+
+class OutboxStatus(models.TextChoices):
+    PENDING = "pending", "Waiting to be pushed"
+    SENDING = "sending", "Sent, answer not recorded yet"
+    APPLIED = "applied", "Applied in the shop"
+    FAILED = "failed", "Refused by the shop"
+    SUPERSEDED = "superseded", "Replaced by a later change"
+
+
+class OutboxEntry(models.Model):
+    """One local change to push to WooCommerce exactly once.
+
+    ``change`` holds the new values (``price``/``stock``/``status``); the shop object
+    receives them together with ``idempotency_key`` in its meta data, so a retry after
+    an unknown outcome (timeout, killed worker: status ``sending``) reads the object
+    first and never writes the change twice. ``agent_task_id`` names the agent task
+    whose tool made the change, so the outbox shows what each run changed in the shop.
+    """
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="outbox_entries")
+    woocommerce_id = models.BigIntegerField()
+    change = models.JSONField()
+    idempotency_key = models.CharField(max_length=64, unique=True)
+    status = models.CharField(max_length=16, choices=OutboxStatus.choices, default=OutboxStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    conflict = models.TextField(blank=True)
+    agent_task_id = models.CharField(max_length=64, blank=True, db_index=True)
+    actor_label = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "outbox entries"
+        indexes = [models.Index(fields=["status", "id"], name="outbox_status_id")]
+
+    def __str__(self) -> str:
+        return f"outbox #{self.pk} {self.status}"
+
+
+class DeliveryStatus(models.TextChoices):
+    APPLIED = "applied", "Applied"
+    UNCHANGED = "unchanged", "Same version as stored"
+    STALE = "stale", "Older than the stored version"
+    IGNORED = "ignored", "Topic not handled"
+    FAILED = "failed", "Could not be applied"
+
+
+class WebhookDelivery(models.Model):
+    """One verified WooCommerce webhook delivery, kept raw (idempotent by ``delivery_id``)."""
+
+    delivery_id = models.CharField(max_length=128, unique=True)
+    webhook_id = models.BigIntegerField(null=True, blank=True)
+    topic = models.CharField(max_length=64, db_index=True)
+    headers = models.JSONField(default=dict)
+    raw_body = models.TextField()
+    status = models.CharField(max_length=16, choices=DeliveryStatus.choices)
+    detail = models.TextField(blank=True)
+    object_woocommerce_id = models.BigIntegerField(null=True, blank=True)
+    duplicates = models.PositiveIntegerField(default=0)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.topic} {self.delivery_id}"

@@ -1,7 +1,9 @@
-"""Writes to the shop's data.
+"""Writes to the shop's data: the demo shop, and catalog writes from the API and agents.
 
-For now only the deterministic demo shop: WooCommerce sync and product writes arrive
-with issue 6 and will live here too.
+Sync from WooCommerce lives in ``sync.py``, pushes to it in ``outbox.py``, webhook
+intake in ``webhook_intake.py``. Every catalog write here is atomic, audited, queues
+price/stock/status changes of shop-linked products in the outbox, and announces the
+changed ids through ``devskyy.core.catalog_changes`` after commit.
 """
 
 from __future__ import annotations
@@ -10,12 +12,17 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from commerce_app.models import Customer, Order, OrderItem, OrderStatus, Product, ProductStatus
-from devskyy.core.catalog_changes import products_changed
+from devskyy.core import catalog_changes
+from devskyy.core.audit import audit_record
+from devskyy.core.background import enqueue
+from devskyy.core.errors import ConflictError, DomainError, NotFoundError
 
 CENT = Decimal("0.01")
 
@@ -177,7 +184,7 @@ def demo_shop_seed(*, seed: int = 2024, now: datetime | None = None) -> DemoShop
     new_products = [p for p in products if p.sku not in existing_skus]
     Product.objects.bulk_create(new_products)
     by_sku = {p.sku: p for p in Product.objects.filter(sku__in=[p.sku for p in products])}
-    products_changed(by_sku[p.sku].pk for p in new_products)
+    catalog_changes.products_changed(by_sku[p.sku].pk for p in new_products)
 
     customers = _demo_customers(rng)
     existing_emails = set(
@@ -253,3 +260,214 @@ def demo_shop_seed(*, seed: int = 2024, now: datetime | None = None) -> DemoShop
         customers_total=Customer.objects.count(),
         orders_total=Order.objects.count(),
     )
+
+
+# --- catalog writes (API, bulk, agents' tools) -----------------------------------------
+
+PRODUCT_FIELDS = (
+    "sku",
+    "name",
+    "description",
+    "price",
+    "cost",
+    "compare_at_price",
+    "currency",
+    "stock",
+    "category",
+    "collection",
+    "status",
+    "images",
+)
+
+
+class ProductNotFoundError(NotFoundError):
+    code = "product_not_found"
+
+
+def _validate_product(values: dict[str, Any]) -> None:
+    """Business rules the serializer cannot see (stock and prices are also DB constraints)."""
+    if values.get("stock") is not None and int(values["stock"]) < 0:
+        raise DomainError("Stock cannot be negative.", code="invalid_stock", details={"stock": values["stock"]})
+    for name in ("price", "cost"):
+        if values.get(name) is not None and Decimal(values[name]) < 0:
+            raise DomainError(f"{name} cannot be negative.", code=f"invalid_{name}")
+    if values.get("status") is not None and values["status"] not in ProductStatus.values:
+        raise DomainError(f"Unknown status {values['status']!r}.", code="invalid_status")
+
+
+def _after_catalog_write(ids: list[int], *, push: bool) -> None:
+    transaction.on_commit(lambda: catalog_changes.products_changed(ids))
+    if push:
+        from commerce_app.tasks import push_outbox
+
+        enqueue(push_outbox)
+
+
+def product_create(*, data: dict[str, Any], actor: Any = None, agent_task_id: str = "") -> Product:
+    """Create a local product (not in the shop until it is linked by a sync or created there)."""
+    values = {k: v for k, v in data.items() if k in PRODUCT_FIELDS}
+    _validate_product(values)
+    with transaction.atomic():
+        if Product.objects.filter(sku=values.get("sku", "")).exists():
+            raise ConflictError(f"A product with SKU {values.get('sku')!r} exists.", code="sku_taken")
+        product = Product.objects.create(**values)
+        audit_record(
+            action="commerce.product.created",
+            actor=actor,
+            target_type="product",
+            target_id=product.pk,
+            details={"sku": product.sku, "agent_task_id": agent_task_id} if agent_task_id else {"sku": product.sku},
+        )
+        _after_catalog_write([product.pk], push=False)
+    return product
+
+
+def product_update(
+    *, product: Product, data: dict[str, Any], actor: Any = None, agent_task_id: str = "", actor_label: str = ""
+) -> Product:
+    """Change a product. Price/stock/status changes of a shop-linked product go to the outbox."""
+    values = {k: v for k, v in data.items() if k in PRODUCT_FIELDS}
+    _validate_product(values)
+    with transaction.atomic():
+        locked = Product.objects.select_for_update().get(pk=product.pk)
+        if "sku" in values and values["sku"] != locked.sku:
+            if Product.objects.filter(sku=values["sku"]).exclude(pk=locked.pk).exists():
+                raise ConflictError(f"A product with SKU {values['sku']!r} exists.", code="sku_taken")
+            if locked.woocommerce_id is not None:
+                raise ConflictError(
+                    "The SKU of a shop-linked product is changed in WooCommerce, not here.", code="sku_linked"
+                )
+        before = {name: getattr(locked, name) for name in values}
+        for name, value in values.items():
+            setattr(locked, name, value)
+        try:
+            locked.full_clean(validate_unique=False, validate_constraints=False)
+        except ValidationError as exc:
+            raise DomainError("Invalid product values.", code="invalid_product", details=exc.message_dict) from exc
+        changed = {name: value for name, value in values.items() if before[name] != getattr(locked, name)}
+        if not changed:
+            return locked
+        locked.save(update_fields=[*changed, "updated_at"])
+        pushed = {k: getattr(locked, k) for k in ("price", "stock", "status") if k in changed}
+        entry = outbox_add_for(locked, pushed, agent_task_id=agent_task_id, actor_label=actor_label)
+        audit_record(
+            action="commerce.product.updated",
+            actor=actor,
+            actor_label=actor_label,
+            target_type="product",
+            target_id=locked.pk,
+            details={
+                "sku": locked.sku,
+                "changed": {
+                    k: str(before[k]) + " -> " + str(getattr(locked, k)) for k in changed if k != "description"
+                },
+                "outbox_entry": entry.pk if entry else None,
+                **({"agent_task_id": agent_task_id} if agent_task_id else {}),
+            },
+        )
+        _after_catalog_write([locked.pk], push=entry is not None)
+    return locked
+
+
+def outbox_add_for(product: Product, change: dict[str, Any], *, agent_task_id: str, actor_label: str) -> Any:
+    from commerce_app.outbox import outbox_add
+
+    if not change:
+        return None
+    return outbox_add(product=product, change=change, agent_task_id=agent_task_id, actor_label=actor_label)
+
+
+def product_delete(*, product: Product, actor: Any = None) -> None:
+    """Delete a local-only product. Shop-linked ones are archived instead (that is pushed)."""
+    with transaction.atomic():
+        if product.woocommerce_id is not None:
+            raise ConflictError(
+                "This product is linked to the WooCommerce shop: set its status to archived instead "
+                "(the change is pushed to the shop).",
+                code="product_linked_to_shop",
+                details={"sku": product.sku, "woocommerce_id": product.woocommerce_id},
+            )
+        pk, sku = product.pk, product.sku
+        product.delete()
+        audit_record(
+            action="commerce.product.deleted", actor=actor, target_type="product", target_id=pk, details={"sku": sku}
+        )
+        _after_catalog_write([pk], push=False)
+
+
+@dataclass(frozen=True)
+class BulkItemResult:
+    index: int
+    status: str  # created, updated, deleted, valid, error
+    id: int | None = None
+    sku: str = ""
+    errors: Any = None
+
+
+def products_bulk(
+    *,
+    action: str,
+    items: list[dict[str, Any]],
+    validate: Any,
+    validate_only: bool,
+    actor: Any = None,
+) -> list[BulkItemResult]:
+    """Apply ``action`` to each item in its own savepoint: one bad item never sinks the rest.
+
+    ``validate(action, item)`` returns ``(clean_values, errors)`` (the API's serializers).
+    """
+    results: list[BulkItemResult] = []
+    with transaction.atomic():
+        for index, raw in enumerate(items):
+            values, errors = validate(action, raw)
+            sku = str(raw.get("sku", "")) if isinstance(raw, dict) else ""
+            if errors:
+                results.append(BulkItemResult(index, "error", sku=sku, errors=errors))
+                continue
+            try:
+                with transaction.atomic():
+                    results.append(_bulk_one(index, action, values, validate_only=validate_only, actor=actor))
+            except DomainError as exc:
+                results.append(
+                    BulkItemResult(index, "error", sku=sku, errors={"code": exc.code, "message": exc.message})
+                )
+            except IntegrityError as exc:
+                results.append(
+                    BulkItemResult(
+                        index, "error", sku=sku, errors={"code": "integrity_error", "message": str(exc)[:300]}
+                    )
+                )
+    return results
+
+
+def _find(values: dict[str, Any]) -> Product:
+    qs = Product.objects.all()
+    product = qs.filter(pk=values["id"]).first() if values.get("id") else qs.filter(sku=values.get("sku", "")).first()
+    if product is None:
+        raise ProductNotFoundError("No such product.", details={"id": values.get("id"), "sku": values.get("sku")})
+    return product
+
+
+def _bulk_one(index: int, action: str, values: dict[str, Any], *, validate_only: bool, actor: Any) -> BulkItemResult:
+    if action == "create":
+        if Product.objects.filter(sku=values["sku"]).exists():
+            raise ConflictError(f"A product with SKU {values['sku']!r} exists.", code="sku_taken")
+        if validate_only:
+            return BulkItemResult(index, "valid", sku=values["sku"])
+        product = product_create(data=values, actor=actor)
+        return BulkItemResult(index, "created", id=product.pk, sku=product.sku)
+    product = _find(values)
+    if action == "update":
+        if validate_only:
+            _validate_product(values)
+            return BulkItemResult(index, "valid", id=product.pk, sku=product.sku)
+        changes = {k: v for k, v in values.items() if k not in ("id",) and not (k == "sku" and v == product.sku)}
+        updated = product_update(product=product, data=changes, actor=actor)
+        return BulkItemResult(index, "updated", id=updated.pk, sku=updated.sku)
+    if validate_only:
+        if product.woocommerce_id is not None:
+            raise ConflictError("Linked to the shop: archive instead.", code="product_linked_to_shop")
+        return BulkItemResult(index, "valid", id=product.pk, sku=product.sku)
+    pk, sku = product.pk, product.sku
+    product_delete(product=product, actor=actor)
+    return BulkItemResult(index, "deleted", id=pk, sku=sku)

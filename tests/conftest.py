@@ -62,7 +62,14 @@ def server_env(django_db_setup: None, django_db_blocker: object) -> dict[str, st
         database_url = f"sqlite:///{db['NAME']}"
     else:
         database_url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    env = {"DATABASE_URL": database_url, "LOG_LEVEL": "warning"}
+    env = {
+        "DATABASE_URL": database_url,
+        "LOG_LEVEL": "warning",
+        # Same keys as this process, so tokens it issues and values it encrypts work there.
+        "SECRET_KEY": settings.SECRET_KEY,
+        "JWT_SECRET_KEY": settings.JWT_SECRET_KEY,
+        "ENCRYPTION_MASTER_KEY": settings.ENCRYPTION_MASTER_KEY,
+    }
     if settings.REDIS_URL:
         env["REDIS_URL"] = settings.REDIS_URL
     return env

@@ -10,6 +10,8 @@ from agents_app import catalog
 from agents_app.events import publish_agent_status
 from agents_app.exceptions import AgentNotFoundError
 from agents_app.models import Agent, AgentStatus
+from agents_app.tools.base import registry
+from devskyy.core.errors import DomainError
 
 
 @dataclass(frozen=True)
@@ -21,9 +23,21 @@ class SeedResult:
 
 @transaction.atomic
 def agents_seed() -> SeedResult:
-    """update_or_create every catalog entry by slug; rows not in the catalog are left alone."""
+    """update_or_create every catalog entry by slug; rows not in the catalog are left alone.
+
+    Refuses (nothing written) when an entry names a tool that is not registered: an
+    agent must never be seeded with an action that cannot run.
+    """
+    definitions = catalog.definitions()
+    known = registry()
+    unknown = sorted({f"{d['slug']}: {tool}" for d in definitions for tool in d["tools"] if tool not in known})
+    if unknown:
+        raise DomainError(
+            f"The agent catalog names {len(unknown)} unregistered tool(s): {', '.join(unknown[:10])}.",
+            code="catalog_invalid",
+        )
     created = updated = 0
-    for definition in catalog.definitions():
+    for definition in definitions:
         _, was_created = Agent.objects.update_or_create(
             slug=definition["slug"], defaults=catalog.as_defaults(definition)
         )

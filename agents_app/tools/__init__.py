@@ -15,6 +15,9 @@ _BUILTIN = (
     "agents_app.tools.analytics",
     "agents_app.tools.platform",
     "agents_app.tools.integrations",
+    "agents_app.tools.code",
+    "agents_app.tools.ml",
+    "agents_app.tools.wordpress",
 )
 _loaded = False
 

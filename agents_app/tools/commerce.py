@@ -11,8 +11,9 @@ from django.utils import timezone
 from agents_app.exceptions import ToolError
 from agents_app.tools.base import ToolContext, register
 from agents_app.tools.common import LIMIT, NAME_FILTER, pct, product_row
-from commerce_app import selectors
-from commerce_app.models import Product, ProductStatus
+from commerce_app import selectors, services
+from commerce_app.models import OutboxEntry, OutboxStatus, Product, ProductStatus
+from commerce_app.pricing import STRATEGIES, price_optimize
 
 
 @register(
@@ -233,3 +234,91 @@ def catalog_health(ctx: ToolContext, params: dict[str, Any]) -> dict[str, Any]:
         if found:
             problems.append({"sku": p.sku, "name": p.name, "problems": found})
     return {"products_with_problems": len(problems), "items": problems[: params.get("limit", 100)]}
+
+
+@register(
+    "stock_update",
+    description="Set a product's stock (or change it by a delta); shop-linked products are pushed through the outbox.",
+    category="commerce",
+    schema={
+        "properties": {
+            "sku": {"type": "string", "minLength": 1, "maxLength": 64},
+            "stock": {"type": "integer", "minimum": 0, "maximum": 10_000_000},
+            "delta": {"type": "integer", "minimum": -10_000_000, "maximum": 10_000_000},
+        },
+        "required": ["sku"],
+        "oneOf": [{"required": ["stock"]}, {"required": ["delta"]}],
+    },
+)
+def stock_update(ctx: ToolContext, params: dict[str, Any]) -> dict[str, Any]:
+    product = selectors.products_by_sku([params["sku"]]).get(params["sku"])
+    if product is None:
+        raise ToolError(f"No product with SKU {params['sku']!r}.", details={"sku": params["sku"]})
+    before = product.stock
+    new_stock = params["stock"] if "stock" in params else before + params["delta"]
+    if new_stock < 0:
+        raise ToolError(
+            f"Stock of {product.sku} would become {new_stock}; stock cannot be negative.",
+            details={"sku": product.sku, "stock": before, "delta": params.get("delta")},
+        )
+    updated = services.product_update(
+        product=product,
+        data={"stock": new_stock},
+        agent_task_id=ctx.task_id or "",
+        actor_label=f"agent:{ctx.agent_slug}",
+    )
+    pending = OutboxEntry.objects.filter(product=updated, status=OutboxStatus.PENDING).count()
+    return {
+        "sku": updated.sku,
+        "stock_before": before,
+        "stock": updated.stock,
+        "sync_state": updated.sync_state,
+        "outbox_pending": pending,
+    }
+
+
+@register(
+    "price_optimization",
+    description="Recommend prices from cost, stock and order history (elasticity model) under margin and "
+    "discount constraints; optionally apply them (pushed to the shop through the outbox).",
+    category="commerce",
+    schema={
+        "properties": {
+            "skus": {
+                "type": "array",
+                "items": {"type": "string", "minLength": 1, "maxLength": 64},
+                "minItems": 1,
+                "maxItems": 100,
+                "uniqueItems": True,
+            },
+            "strategy": {"type": "string", "enum": list(STRATEGIES)},
+            "min_margin": {"type": "number", "minimum": 0, "maximum": 0.99},
+            "max_discount": {"type": "number", "minimum": 0, "maximum": 0.9},
+            "apply": {"type": "boolean"},
+        },
+        "required": ["skus", "strategy"],
+    },
+)
+def price_optimization(ctx: ToolContext, params: dict[str, Any]) -> dict[str, Any]:
+    found = selectors.products_by_sku(params["skus"])
+    missing = [sku for sku in params["skus"] if sku not in found]
+    result = price_optimize(
+        product_ids=[found[sku].pk for sku in params["skus"] if sku in found],
+        strategy=params["strategy"],
+        min_margin=Decimal(str(params.get("min_margin", 0))),
+        max_discount=Decimal(str(params.get("max_discount", 0.3))),
+    )
+    ctx.checkpoint(60)
+    applied = []
+    if params.get("apply"):
+        by_id = {p.pk: p for p in found.values()}
+        for row in result["results"]:
+            if row["recommended_price"] != row["current_price"]:
+                services.product_update(
+                    product=by_id[row["product_id"]],
+                    data={"price": row["recommended_price"]},
+                    agent_task_id=ctx.task_id or "",
+                    actor_label=f"agent:{ctx.agent_slug}",
+                )
+                applied.append(row["sku"])
+    return {**result, "missing_skus": missing, "applied": applied}

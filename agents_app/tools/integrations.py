@@ -1,7 +1,8 @@
 """Tools that need an outside service.
 
-``llm_complete`` runs through the LLM gateway (agents_app.services.thinking). The other
-clients arrive with later issues (WooCommerce: 6, 3D/try-on and WordPress: 7+). Until
+``llm_complete`` runs through the LLM gateway (agents_app.services.thinking);
+WooCommerce tools run through commerce_app's sync and outbox services. The others'
+clients arrive with later issues (3D/try-on and WordPress: 7+). Until
 then each one fails fast and says why; none pretends to work:
 unconfigured -> ``IntegrationNotConfiguredError`` (the API refuses before creating a task),
 configured but no client in this build -> ``IntegrationNotAvailableError``. Nothing is sent.
@@ -11,13 +12,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents_app.exceptions import IntegrationNotAvailableError, IntegrationNotConfiguredError, LLMNotConfiguredError
+from django.db import transaction
+
+from agents_app.exceptions import (
+    IntegrationNotAvailableError,
+    IntegrationNotConfiguredError,
+    LLMNotConfiguredError,
+    ToolError,
+)
 from agents_app.integrations import integration_status
 from agents_app.tools.base import ToolContext, register
+from commerce_app.models import OutboxEntry, Product
+from commerce_app.outbox import outbox_add, outbox_push, outbox_push_safely
+from commerce_app.sync import shop_sync
 
 _ARRIVES_WITH = {
     "woocommerce": "issue 6",
-    "wordpress": "issue 7",
     "tripo": "issue 7",
     "fashn": "issue 7",
 }
@@ -74,12 +84,13 @@ def llm_complete(ctx: ToolContext, params: dict[str, Any]) -> dict[str, Any]:
 
 @register(
     "woocommerce_sync",
-    description="Pull products, orders or customers from WooCommerce (full or incremental).",
+    description="Sync now: push pending local changes, then import products, orders or customers from "
+    "WooCommerce (incremental from the last sync, or full).",
     category="commerce",
     requires=("woocommerce",),
     schema={
         "properties": {
-            "entity": {"type": "string", "enum": ["products", "orders", "customers"]},
+            "entity": {"type": "string", "enum": ["products", "orders", "customers", "all"]},
             "full": {"type": "boolean"},
         },
         "required": ["entity"],
@@ -87,19 +98,44 @@ def llm_complete(ctx: ToolContext, params: dict[str, Any]) -> dict[str, Any]:
 )
 def woocommerce_sync(ctx: ToolContext, params: dict[str, Any]) -> dict[str, Any]:
     require("woocommerce")
-    raise _not_in_this_build("woocommerce")
+    entity = params["entity"]
+    pushed = outbox_push_safely()
+    ctx.checkpoint(20)
+    report = shop_sync(
+        full=bool(params.get("full", False)),
+        entities=("products", "customers", "orders") if entity == "all" else (entity,),
+        agent_id=ctx.agent_slug,
+        task_id=ctx.task_id or "",
+        actor_label=f"agent:{ctx.agent_slug}",
+    )
+    return {"push": pushed, "sync": report.as_dict()}
 
 
 @register(
     "woocommerce_push_product",
-    description="Push a product's price, stock and status to WooCommerce through the outbox.",
+    description="Push a product's current price, stock and status to WooCommerce through the outbox (exactly once).",
     category="commerce",
     requires=("woocommerce",),
     schema={"properties": {"sku": {"type": "string", "minLength": 1, "maxLength": 64}}, "required": ["sku"]},
 )
 def woocommerce_push_product(ctx: ToolContext, params: dict[str, Any]) -> dict[str, Any]:
     require("woocommerce")
-    raise _not_in_this_build("woocommerce")
+    product = Product.objects.filter(sku=params["sku"]).first()
+    if product is None:
+        raise ToolError(f"No product with SKU {params['sku']!r}.", details={"sku": params["sku"]})
+    if product.woocommerce_id is None:
+        raise ToolError(f"{product.sku} is not linked to a WooCommerce product.", details={"sku": product.sku})
+    with transaction.atomic():
+        entry = outbox_add(
+            product=product,
+            change={"price": product.price, "stock": product.stock, "status": product.status},
+            agent_task_id=ctx.task_id or "",
+            actor_label=f"agent:{ctx.agent_slug}",
+        )
+    ctx.checkpoint(30)
+    report = outbox_push()
+    entry_status = OutboxEntry.objects.filter(pk=entry.pk).values_list("status", flat=True).first() if entry else None
+    return {"sku": product.sku, "outbox_entry": entry.pk if entry else None, "status": entry_status, **report.as_dict()}
 
 
 @register(
@@ -137,26 +173,6 @@ def generate_3d_model(ctx: ToolContext, params: dict[str, Any]) -> dict[str, Any
 def virtual_tryon(ctx: ToolContext, params: dict[str, Any]) -> dict[str, Any]:
     require("fashn")
     raise _not_in_this_build("fashn")
-
-
-@register(
-    "wordpress_publish",
-    description="Publish a post or page on the brand's WordPress site.",
-    category="marketing",
-    requires=("wordpress",),
-    schema={
-        "properties": {
-            "title": {"type": "string", "minLength": 1, "maxLength": 300},
-            "content": {"type": "string", "minLength": 1, "maxLength": 200000},
-            "kind": {"type": "string", "enum": ["post", "page"]},
-            "status": {"type": "string", "enum": ["draft", "publish"]},
-        },
-        "required": ["title", "content"],
-    },
-)
-def wordpress_publish(ctx: ToolContext, params: dict[str, Any]) -> dict[str, Any]:
-    require("wordpress")
-    raise _not_in_this_build("wordpress")
 
 
 def check_requirements(requires: frozenset[str]) -> None:

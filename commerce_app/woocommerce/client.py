@@ -58,6 +58,7 @@ from .payloads import (
     Order,
     Product,
     Variation,
+    Webhook,
     decode_json,
     encode_json,
     format_gmt,
@@ -67,6 +68,7 @@ from .payloads import (
     parse_order,
     parse_product,
     parse_variation,
+    parse_webhook,
 )
 
 logger = logging.getLogger(__name__)
@@ -535,10 +537,15 @@ class WooCommerceClient:
         create: Sequence[Mapping[str, Any]] = (),
         update: Sequence[Mapping[str, Any]] = (),
         delete: Sequence[int] = (),
+        retry_sent: bool | None = None,
     ) -> BatchResult[Product]:
         """POST /products/batch, split into calls of at most 100 items. Deletes are permanent
-        (WooCommerce forces them in a batch). Per-item failures come back in the result."""
-        return self._batch("products", parse_product, create, update, delete)
+        (WooCommerce forces them in a batch). Per-item failures come back in the result.
+
+        ``retry_sent=False`` never resends a batch that may have reached the shop (the
+        outbox checks its idempotency keys instead); by default only creates are not resent.
+        """
+        return self._batch("products", parse_product, create, update, delete, retry_sent=retry_sent)
 
     def list_variations(self, product_id: int, *, page: int = 1, per_page: int = MAX_PER_PAGE) -> Page[Variation]:
         pid = int(product_id)
@@ -624,6 +631,15 @@ class WooCommerceClient:
     ) -> BatchResult[Customer]:
         return self._batch("customers", parse_customer, create, update, delete)
 
+    # --- webhooks --------------------------------------------------------------------
+
+    def list_webhooks(self) -> list[Webhook]:
+        """Every webhook of the shop with its ``status`` (active, paused or disabled).
+
+        WooCommerce sets a webhook to ``disabled`` after repeated delivery failures."""
+        params: dict[str, ParamValue] = {"orderby": "id", "order": "asc"}
+        return [parse_webhook(item) for item in self.iterate("webhooks", params=params)]
+
     # --- exactly-once writes (see idempotency.py) -------------------------------------
 
     def create_product_once(self, data: Mapping[str, Any], *, idempotency_key: str) -> WriteOutcome[Product]:
@@ -697,6 +713,8 @@ class WooCommerceClient:
         create: Sequence[Mapping[str, Any]],
         update: Sequence[Mapping[str, Any]],
         delete: Sequence[int],
+        *,
+        retry_sent: bool | None = None,
     ) -> BatchResult[T]:
         for item in update:
             if not isinstance(item.get("id"), int):
@@ -717,7 +735,8 @@ class WooCommerceClient:
             for action, _, payload in chunk:
                 body.setdefault(action, []).append(payload)
             try:
-                response = self.request("POST", f"{resource}/batch", json=body, idempotent="create" not in body)
+                idempotent = ("create" not in body) if retry_sent is None else retry_sent
+                response = self.request("POST", f"{resource}/batch", json=body, idempotent=idempotent)
             except WooCommerceError as exc:
                 # Earlier chunks were applied; say how far the batch got.
                 exc.details = {"batch_items_done": len(result.items()), "batch_items_total": len(operations)}

@@ -438,6 +438,28 @@ def parse_customer(value: object) -> Customer:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    id: int
+    name: str
+    status: str
+    topic: str
+    delivery_url: str
+    date_modified_gmt: datetime | None
+
+
+def parse_webhook(value: object) -> Webhook:
+    data = _obj(value, "webhook")
+    return Webhook(
+        id=_int(data, "id"),
+        name=_str(data, "name"),
+        status=_str(data, "status"),
+        topic=_str(data, "topic"),
+        delivery_url=_str(data, "delivery_url"),
+        date_modified_gmt=parse_gmt(data.get("date_modified_gmt")),
+    )
+
+
 BatchAction = Literal["create", "update", "delete"]
 T = TypeVar("T")
 

@@ -8,6 +8,8 @@ Entries are URL names (``namespace:name``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.http import HttpRequest
 
 PUBLIC_ROUTES: frozenset[str] = frozenset(
@@ -27,8 +29,23 @@ PUBLIC_ROUTES: frozenset[str] = frozenset(
         "auth:token",
         "auth:refresh",
         "auth:logout",
+        # WooCommerce deliveries: authenticated by X-WC-Webhook-Signature in the view.
+        "commerce:woocommerce-webhook",
     }
 )
+
+# Public routes whose requests prove themselves with a signature. A request that passes
+# the registered check is not rate limited (the shop's bursts must never be refused);
+# one that fails it counts against its IP like any other. Apps register the check in
+# AppConfig.ready() (the core imports no app).
+SIGNED_ROUTE_CHECKS: dict[str, Callable[[HttpRequest], bool]] = {}
+
+
+def register_signed_route(name: str, check: Callable[[HttpRequest], bool]) -> None:
+    if name not in PUBLIC_ROUTES:
+        raise ValueError(f"{name!r} is not a public route")
+    SIGNED_ROUTE_CHECKS[name] = check
+
 
 # Authenticated routes any authenticated principal may use whatever its role, because
 # they act only on the caller's own identity (no role check on writes).

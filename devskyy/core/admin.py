@@ -14,6 +14,8 @@ from django.http import HttpRequest
 from rest_framework_api_key.models import APIKey as LibraryAPIKey
 
 from devskyy.core import api_keys, credentials
+from devskyy.core.admin_display import pretty_json
+from devskyy.core.audit import SECURITY_ACTIONS
 from devskyy.core.models import APIKey, AuditLog, CredentialKind, ProviderCredential
 
 # The library's own concrete model is unused (ours adds role and last use): hide it.
@@ -21,16 +23,39 @@ if admin.site.is_registered(LibraryAPIKey):
     admin.site.unregister(LibraryAPIKey)
 
 
+class SecurityEventFilter(admin.SimpleListFilter):
+    """Security events (failed logins, throttling, denied sockets, bad signatures, SSRF)
+    are audit rows with one of the SECURITY_ACTIONS; this filter shows them apart."""
+
+    title = "kind"
+    parameter_name = "kind"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("security", "Security events"), ("operations", "Everything else")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[AuditLog]) -> QuerySet[AuditLog]:
+        security = list(SECURITY_ACTIONS.values())
+        if self.value() == "security":
+            return queryset.filter(action__in=security)
+        if self.value() == "operations":
+            return queryset.exclude(action__in=security)
+        return queryset
+
+
 @admin.register(AuditLog)
 class AuditLogAdmin(admin.ModelAdmin[AuditLog]):
     list_display = ("created_at", "action", "actor_label", "target_type", "target_id", "ip", "request_id")
-    list_filter = ("action", "target_type", "created_at")
+    list_filter = (SecurityEventFilter, "action", "target_type", "created_at")
     search_fields = ("action", "actor_label", "target_id", "request_id")
     list_select_related = ("actor",)
     show_full_result_count = False
-    readonly_fields = [f.name for f in AuditLog._meta.fields]
+    readonly_fields = (*(f.name for f in AuditLog._meta.fields if f.name != "details"), "details_pretty")
     ordering = ("-created_at", "-id")
     list_per_page = 100
+
+    @admin.display(description="details")
+    def details_pretty(self, obj: AuditLog) -> Any:
+        return pretty_json(obj.details)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

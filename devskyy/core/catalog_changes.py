@@ -1,11 +1,14 @@
-"""Announcing that products changed, to whatever keeps data derived from them.
+"""A tiny hook registry: "these products changed", for whoever keeps derived data.
 
-``commerce_app`` (services, admin, WooCommerce sync and webhooks) calls
-:func:`products_changed` whenever it creates, edits or deletes products; it imports
-nothing from the apps that listen. Listeners register with :func:`subscribe` in their
-``AppConfig.ready`` (``agents_app`` drops cached LLM answers that quoted those
-products). Listeners run after the surrounding transaction commits, so a rolled-back
-edit announces nothing, and a failing listener is logged without breaking the write.
+``commerce_app`` (services, admin, API, bulk writes, WooCommerce sync and webhooks)
+calls :func:`products_changed` with the primary keys of products it created, edited or
+deleted; it imports nothing from the apps that listen. Listeners register with
+:func:`on_products_changed` in their ``AppConfig.ready`` (``agents_app`` drops cached
+LLM answers that quoted those products). The core imports no app, so apps meet here.
+
+Called inside a transaction, listeners run once it commits (a rolled-back edit
+announces nothing); called outside one (e.g. from an on-commit callback), they run at
+once. A failing listener is logged and does not stop the others or the caller.
 """
 
 from __future__ import annotations
@@ -17,31 +20,34 @@ from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
-Listener = Callable[[list[str]], object]
-_listeners: list[Listener] = []
+ProductsChangedCallback = Callable[[list[int]], object]
+_callbacks: list[ProductsChangedCallback] = []
 
 
-def subscribe(listener: Listener) -> None:
-    """Call ``listener(product_ids)`` (primary keys as strings) after every change; idempotent."""
-    if listener not in _listeners:
-        _listeners.append(listener)
+def on_products_changed(callback: ProductsChangedCallback) -> None:
+    """Register ``callback(ids)``; registering the same callback twice keeps one."""
+    if callback not in _callbacks:
+        _callbacks.append(callback)
 
 
-def unsubscribe(listener: Listener) -> None:
-    if listener in _listeners:
-        _listeners.remove(listener)
+subscribe = on_products_changed
 
 
-def products_changed(product_ids: Iterable[int | str]) -> None:
-    """Announce that these products (primary keys) changed; listeners run on commit."""
-    ids = sorted({str(pid) for pid in product_ids if pid is not None})
-    if ids:
-        transaction.on_commit(lambda: _notify(ids))
+def unsubscribe(callback: ProductsChangedCallback) -> None:
+    if callback in _callbacks:
+        _callbacks.remove(callback)
 
 
-def _notify(ids: list[str]) -> None:
-    for listener in list(_listeners):
+def products_changed(ids: Iterable[int | str | None]) -> None:
+    """Tell every registered callback that the products with these ids changed."""
+    changed = sorted({int(i) for i in ids if i is not None})
+    if changed:
+        transaction.on_commit(lambda: _notify(changed))
+
+
+def _notify(changed: list[int]) -> None:
+    for callback in list(_callbacks):
         try:
-            listener(ids)
-        except Exception:  # a listener's failure must not undo or break the product write
-            logger.exception("catalog change listener %r failed for %d product(s)", listener, len(ids))
+            callback(changed)
+        except Exception:  # one listener's bug must not break catalog writes
+            logger.exception("products_changed callback %r failed for %d product(s)", callback, len(changed))

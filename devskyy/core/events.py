@@ -22,7 +22,7 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,6 +41,16 @@ CHANNELS = ("agents", "tasks", "round_table", "3d_pipeline", "metrics")
 _PG_LOCK_KEY = 0x6465_7673_6B79  # "devsky"
 _local_lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
+# Called by publish() inside the publisher's transaction with (channel, event_type,
+# JSON-safe payload); e.g. outbound webhooks turn final task updates into deliveries.
+PublishHook = Callable[[str, str, dict[str, Any]], None]
+_publish_hooks: list[PublishHook] = []
+
+
+def add_publish_hook(hook: PublishHook) -> None:
+    """Register ``hook`` once (idempotent); it must not raise for the publisher's sake."""
+    if hook not in _publish_hooks:
+        _publish_hooks.append(hook)
 
 
 def group_name(channel: str) -> str:
@@ -88,6 +98,8 @@ def publish(
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r}")
     body = json_safe(payload)
+    for hook in _publish_hooks:
+        hook(channel, event_type, body)
     transaction.on_commit(lambda: deliver(channel, event_type, body, agent_id, task_id, owner_id, persist))
 
 

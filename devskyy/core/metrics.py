@@ -155,7 +155,7 @@ class _ForwardCollector(Collector):
 
 def cache_counts() -> dict[str, float]:
     """Hits, misses and errors summed over every worker."""
-    source: Collector = MultiProcessCollector(CollectorRegistry()) if multiprocess_enabled() else REGISTRY
+    source = _metric_source()
     names = {
         "redis_cache_hits_total": "hits",
         "redis_cache_misses_total": "misses",
@@ -203,3 +203,56 @@ WOOCOMMERCE_API_DURATION = Histogram(
     ["method"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
 )
+
+
+def _metric_source() -> Collector:
+    return MultiProcessCollector(CollectorRegistry()) if multiprocess_enabled() else REGISTRY
+
+
+def http_totals() -> tuple[float, float, dict[float, float]]:
+    """Cumulative HTTP figures summed over every worker since the metrics began:
+    (requests, 5xx responses, {bucket upper bound in seconds: requests at or below it}).
+
+    Callers take differences between two readings to get rates over a window.
+    """
+    requests = errors = 0.0
+    buckets: dict[float, float] = {}
+    for metric in _metric_source().collect():
+        for sample in metric.samples:
+            if sample.name == "http_requests_total":
+                requests += sample.value
+                if sample.labels.get("status", "").startswith("5"):
+                    errors += sample.value
+            elif sample.name == "http_request_duration_seconds_bucket":
+                bound = float(sample.labels["le"])
+                buckets[bound] = buckets.get(bound, 0.0) + sample.value
+    return requests, errors, buckets
+
+
+def histogram_quantile(quantile: float, buckets: dict[float, float]) -> float | None:
+    """Estimate a quantile (seconds) from cumulative bucket counts, the way Prometheus's
+    ``histogram_quantile`` does: linear interpolation inside the bucket holding the rank;
+    a rank in the +Inf bucket answers with the highest finite bound. None when empty."""
+    bounds = sorted(buckets)
+    total = buckets.get(float("inf"), buckets[bounds[-1]] if bounds else 0.0)
+    if total <= 0:
+        return None
+    rank = quantile * total
+    lower_bound, lower_count = 0.0, 0.0
+    for bound in bounds:
+        count = buckets[bound]
+        if count >= rank:
+            if bound == float("inf"):
+                finite = [b for b in bounds if b != float("inf")]
+                return finite[-1] if finite else None
+            if count == lower_count:
+                return bound
+            return lower_bound + (bound - lower_bound) * (rank - lower_count) / (count - lower_count)
+        lower_bound, lower_count = bound, count
+    return None
+
+
+WEBHOOK_DELIVERIES = Counter(
+    "webhook_delivery_attempts", "Outbound webhook delivery attempts by outcome (succeeded, retry, dead).", ["outcome"]
+)
+WORDPRESS_API_CALLS = Counter("wordpress_api_calls", "Calls to the WordPress REST API.", ["method", "outcome"])

@@ -17,6 +17,12 @@ REDIS_BREAKER_SECONDS, and records the security event ``rate_limiter_unavailable
 once per interval. Availability of the API wins over exact limits while Redis is
 out; the local limiter still stops a single client from flooding a process.
 
+Signed public routes (devskyy/core/access.py SIGNED_ROUTE_CHECKS: the WooCommerce
+webhook) are not limited when the request's signature verifies: the shop delivers in
+bursts from one IP (a bulk edit of 1,000 products is 1,000 deliveries) and a refused
+delivery counts towards WooCommerce disabling the webhook. Unsigned or badly signed
+requests to those routes are counted per IP like any other.
+
 Every /api/ response carries X-RateLimit-Limit/Remaining/Reset (Reset = seconds
 until the binding window ends); a 429 adds Retry-After and the error envelope.
 """
@@ -40,6 +46,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import AccessToken
 
+from devskyy.core.access import SIGNED_ROUTE_CHECKS
 from devskyy.core.api_keys import APIKeyRejectedError, api_key_for_request
 from devskyy.core.audit import security_event
 from devskyy.core.errors import envelope_response
@@ -368,6 +375,24 @@ def _refuse(request: HttpRequest, identity: str, decision: Decision) -> HttpResp
     return response
 
 
+_signed_paths: dict[str, Callable[[HttpRequest], bool]] = {}
+_signed_paths_built_for = -1
+
+
+def _signed_route_check(path: str) -> Callable[[HttpRequest], bool] | None:
+    """The signature check registered for ``path`` (access.SIGNED_ROUTE_CHECKS), if any."""
+    global _signed_paths_built_for
+    if _signed_paths_built_for != len(SIGNED_ROUTE_CHECKS):
+        paths: dict[str, Callable[[HttpRequest], bool]] = {}
+        for name, route_check in SIGNED_ROUTE_CHECKS.items():
+            with contextlib.suppress(NoReverseMatch):
+                paths[reverse(name)] = route_check
+        _signed_paths.clear()
+        _signed_paths.update(paths)
+        _signed_paths_built_for = len(SIGNED_ROUTE_CHECKS)
+    return _signed_paths.get(path)
+
+
 class RateLimitMiddleware:
     """Applies the limits to /api/ paths (probes and admin are not limited)."""
 
@@ -376,6 +401,10 @@ class RateLimitMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path.startswith("/api/"):
+            return self.get_response(request)
+        check = _signed_route_check(request.path)
+        if check is not None and check(request):
+            # A verified delivery from a signed public route (WooCommerce webhooks): never refused.
             return self.get_response(request)
         identity = client_identity(request)
         decision = get_limiter().hit(identity, windows_for(request))

@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "axes",
     "devskyy.core",
     "devskyy.feed",
+    "devskyy.webhooks",
     "agents_app",
     "commerce_app",
     "health_app",

@@ -114,6 +114,9 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "Role": "devskyy.core.roles.ROLE_CHOICES",
+        "ProductStatus": "commerce_app.models.ProductStatus",
+        "OrderStatus": "commerce_app.models.OrderStatus",
+        "BulkItemStatus": "commerce_app.api.serializers.BULK_ITEM_STATUSES",
         "TaskStatusEnum": "agents_app.models.TaskStatus.choices",
         "RoundTableStatusEnum": "agents_app.llm.models.RoundTableStatus.choices",
         "WorkflowStatusEnum": "agents_app.models.WorkflowStatus.choices",

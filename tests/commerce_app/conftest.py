@@ -32,3 +32,26 @@ def shop() -> Iterator[WooCommerceServer]:
 def client(shop: WooCommerceServer) -> Iterator[WooCommerceClient]:
     with client_for(shop) as woo:
         yield woo
+
+
+@pytest.fixture
+def fast_woo(settings):
+    """Quick retries and timeouts for sync/outbox tests against the local shop."""
+    settings.WOOCOMMERCE_MAX_ATTEMPTS = 4
+    settings.WOOCOMMERCE_MAX_RETRY_WAIT = 5.0
+    settings.WOOCOMMERCE_CONNECT_TIMEOUT = 1.0
+    settings.WOOCOMMERCE_READ_TIMEOUT = 2.0
+    return settings
+
+
+@pytest.fixture
+def connected(db, shop, fast_woo):
+    """The shop connection row pointing at the local shop (credentials encrypted at rest)."""
+    from commerce_app.models import ShopConnection
+
+    return ShopConnection.objects.create(
+        store_url=shop.url,
+        consumer_key=shop.consumer_key,
+        consumer_secret=shop.consumer_secret,
+        webhook_secret="whsec-test",
+    )

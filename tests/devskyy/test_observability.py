@@ -82,7 +82,7 @@ class _SentrySink(BaseHTTPRequestHandler):
         return
 
 
-def test_sentry_receives_500s_without_credentials_or_cookies() -> None:
+def test_sentry_receives_500s_without_credentials_or_cookies(tmp_path) -> None:
     sink = ThreadingHTTPServer(("127.0.0.1", 0), _SentrySink)
     _SentrySink.received = []
     thread = threading.Thread(target=sink.serve_forever, daemon=True)
@@ -90,7 +90,9 @@ def test_sentry_receives_500s_without_credentials_or_cookies() -> None:
     script = """
 import django, sentry_sdk
 django.setup()
+from django.core.management import call_command
 from django.test import Client, override_settings
+call_command("migrate", verbosity=0)  # its own database: the session cookie is looked up
 with override_settings(ROOT_URLCONF="tests.devskyy.boom_urls"):
     response = Client(raise_request_exception=False).get(
         "/api/v1/boom", HTTP_AUTHORIZATION="Bearer sekrit-token-value", HTTP_COOKIE="sessionid=cookie-value-123",
@@ -104,6 +106,8 @@ sentry_sdk.flush(timeout=5)
             {
                 "SENTRY_DSN": f"http://publickey@127.0.0.1:{sink.server_address[1]}/1",
                 "DJANGO_SETTINGS_MODULE": "devskyy.settings",
+                # Not the checkout's var/ database, which may not exist or be migrated.
+                "DATABASE_URL": f"sqlite:///{tmp_path / 'sentry.sqlite3'}",
             }
         )
         result = subprocess.run(

@@ -50,7 +50,10 @@ def test_task_queue_reports_live_celery_workers(server_env: dict[str, str]) -> N
 
 
 def test_redis_down_degrades_health_but_every_endpoint_answers(server_env: dict[str, str]) -> None:
+    from tests.support.auth import access_token, make_user
+
     env = {**server_env, "REDIS_URL": f"redis://127.0.0.1:{closed_port()}/0"}
+    headers = {"Authorization": f"Bearer {access_token(make_user())}"}
     with gunicorn(env, workers=1) as server:
         response = _health(server.url)
         assert response.status_code == 200
@@ -62,6 +65,11 @@ def test_redis_down_degrades_health_but_every_endpoint_answers(server_env: dict[
         assert body["services"]["database"]["status"] == "ok"
         for path in ("/", "/live", "/ready", "/api/schema/", "/metrics", "/metrics/cache"):
             assert httpx.get(server.url + path, timeout=10).status_code == 200, path
+        # Authenticated API reads too: auth, rate limiting (fails open) and cache all degrade.
+        for path in ("/api/v1/agents", "/api/v1/tasks", "/api/v1/tools", "/api/v1/auth/me"):
+            response = httpx.get(server.url + path, headers=headers, timeout=10)
+            assert response.status_code == 200, (path, response.text[:300])
+            assert "X-RateLimit-Limit" in response.headers
 
 
 def test_health_recovers_by_itself_when_redis_returns(server_env: dict[str, str]) -> None:

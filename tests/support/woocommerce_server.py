@@ -161,6 +161,7 @@ class WooCommerceServer:
         self.variations: dict[int, dict[int, dict[str, Any]]] = {}
         self.orders: dict[int, dict[str, Any]] = {}
         self.customers: dict[int, dict[str, Any]] = {}
+        self.webhooks: dict[int, dict[str, Any]] = {}
         self._templates = {
             "product": load_template("product.json"),
             "variation": load_template("variation.json"),
@@ -296,6 +297,33 @@ class WooCommerceServer:
             self._stamp(order, created=modified, modified=modified)
             self.orders[order_id] = order
             return order
+
+    def add_webhook(self, *, topic: str, status: str = "active", delivery_url: str = "") -> dict[str, Any]:
+        """A webhook as GET /webhooks lists it (WooCommerce sets ``disabled`` after failures)."""
+        with self._lock:
+            webhook_id = self._new_id()
+            now = self._now()
+            webhook = {
+                "id": webhook_id,
+                "name": f"DevSkyy {topic}",
+                "status": status,
+                "topic": topic,
+                "resource": topic.split(".")[0],
+                "event": topic.split(".")[-1],
+                "hooks": [],
+                "delivery_url": delivery_url or "https://devskyy.example/api/v1/commerce/webhooks/woocommerce",
+                "date_created": _local(now),
+                "date_created_gmt": _fmt(now),
+                "date_modified": _local(now),
+                "date_modified_gmt": _fmt(now),
+            }
+            self.webhooks[webhook_id] = webhook
+            return webhook
+
+    def _webhooks(self, method: str, query: dict[str, str], payload: Any) -> tuple[int, Any, dict[str, str]]:
+        if method != "GET":
+            raise ApiError(404, wc_error("no_route"))
+        return self._listing("webhooks", list(self.webhooks.values()), query, default_orderby="id")
 
     def add_customer(self, **fields: Any) -> dict[str, Any]:
         with self._lock:
@@ -754,6 +782,7 @@ _ROUTES = (
     (r"customers", "_customers"),
     (r"customers/batch", "_customers_batch"),
     (r"customers/(\d+)", "_customer"),
+    (r"webhooks", "_webhooks"),
 )
 
 
