@@ -4,7 +4,8 @@ through the gateway, and the model may call the agent's own tools.
 * The request goes to the agent's preferred provider and model first (the gateway
   falls back to the other enabled providers on transient errors only).
 * Tools offered to the model are the agent's allowed tools except LLM ones (no
-  recursion), each with its registry JSON schema as the function's parameters.
+  recursion) and those whose integration is not configured, each with its registry
+  JSON schema as the function's parameters.
   Arguments the model sends are validated against that schema before the tool runs;
   an invalid call, an unconfigured integration or a tool error goes back to the model
   as an error result it may recover from.
@@ -33,6 +34,7 @@ from django.conf import settings
 
 from agents_app.events import publish_round_table_event
 from agents_app.exceptions import AgentNotFoundError
+from agents_app.integrations import integration_status
 from agents_app.llm.gateway import complete
 from agents_app.llm.round_table import RoundTableResult, run_round_table
 from agents_app.llm.tool_loop import run_with_tools
@@ -60,12 +62,15 @@ class RoundTableFailed(DomainError):  # noqa: N818
 
 
 def tool_specs(agent: Agent) -> list[ToolSpec]:
-    """The agent's allowed tools as functions the model may call (LLM tools excluded)."""
+    """The agent's allowed tools as functions the model may call: LLM tools (no
+    recursion) and tools whose integration is not configured (they could only fail)
+    are left out."""
     tools = registry()
+    status = integration_status()
     specs: list[ToolSpec] = []
     for name in agent.tools:
         tool = tools.get(name)
-        if tool is None or tool.kind == "llm":
+        if tool is None or tool.kind == "llm" or not all(status.get(req, False) for req in tool.requires):
             continue
         specs.append(ToolSpec(name=tool.name, description=tool.description, parameters=tool.input_schema))
     return specs

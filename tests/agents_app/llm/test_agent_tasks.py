@@ -14,7 +14,7 @@ from django.test import RequestFactory
 
 from agents_app.llm.budget import agent_budget_set
 from agents_app.llm.models import SpendLedgerEntry
-from agents_app.models import AgentTask, TaskStatus
+from agents_app.models import Agent, AgentTask, TaskStatus
 from commerce_app.models import Product
 from devskyy.feed.models import FeedEvent
 from tests.support.llm_servers import anthropic_text, openai_text, openai_tool_calls
@@ -88,7 +88,9 @@ def test_an_llm_task_calls_a_real_tool_and_records_steps_provider_tokens_and_cos
     assert first["messages"][0]["content"].startswith("You work for SkyyRose")
     assert first["model"] == "gpt-4o-mini"
     offered = {t["function"]["name"]: t["function"]["parameters"] for t in first["tools"]}
-    assert set(offered) == {"low_stock_report", "stock_query", "demand_forecast"}
+    allowed = set(Agent.objects.get(slug="commerce-002").tools) - {"llm_complete"}
+    assert set(offered) == allowed  # the agent's own tools, LLM ones excluded
+    assert {"low_stock_report", "stock_query", "demand_forecast"} <= allowed
     assert offered["stock_query"]["properties"]["skus"]["type"] == "array"
     tool_message = server.requests[1].json["messages"][-1]
     assert tool_message["role"] == "tool"
