@@ -26,6 +26,7 @@ figures then under-count; they are never invented.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -38,9 +39,12 @@ from django.conf import settings
 from django.core.cache import caches
 from django.core.exceptions import MiddlewareNotUsed
 from django.http import HttpRequest, HttpResponse
+from redis.exceptions import RedisError
 
 from devskyy.core.cache import REDIS_UNAVAILABLE_ERRORS
 from devskyy.core.cache import RedisCache as DevskyyRedisCache
+
+logger = logging.getLogger(__name__)
 
 LATENCY_BUCKETS_MS: tuple[float, ...] = (1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 ROUTE_CLASSES = ("api", "probe", "admin", "other")
@@ -134,6 +138,8 @@ class RedisStore:
             pipe.execute()
         except REDIS_UNAVAILABLE_ERRORS as exc:
             breaker.record_failure(exc)
+        except RedisError as exc:  # any other Redis refusal: drop this sample, never fail the request
+            logger.warning("request figures not recorded: %s", type(exc).__name__)
 
     def read(self, keys: list[str]) -> list[dict[str, int]]:
         pipe = self._redis().pipeline(transaction=False)
