@@ -10,3 +10,9 @@ class AgentsConfig(AppConfig):
     def ready(self) -> None:
         # The LLM gateway's models live in agents_app.llm.models (app_label agents_app).
         from agents_app.llm import models as llm_models  # noqa: F401
+        from agents_app.llm.cache import invalidate_products
+        from devskyy.core.catalog_changes import on_products_changed
+
+        # Products changed (commerce services, admin, WooCommerce sync/webhooks): cached
+        # LLM answers that quoted them can no longer be served.
+        on_products_changed(invalidate_products)

@@ -13,6 +13,14 @@ class TaskNotFoundError(NotFoundError):
     code = "task_not_found"
 
 
+class WorkflowNotFoundError(NotFoundError):
+    code = "workflow_not_found"
+
+
+class RoundTableNotFoundError(NotFoundError):
+    code = "round_table_not_found"
+
+
 class UnknownToolError(NotFoundError):
     code = "unknown_tool"
 

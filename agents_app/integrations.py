@@ -8,7 +8,11 @@ INTEGRATIONS = ("llm", "woocommerce", "wordpress", "tripo", "fashn")
 
 
 def integration_status() -> dict[str, bool]:
-    llm = any(cfg["api_key"] for cfg in settings.LLM_PROVIDERS.values())
+    """``llm``: at least one provider is enabled (env key, local URL or an enabled stored
+    credential; one query)."""
+    from agents_app.llm.routing import enabled_providers
+
+    llm = bool(enabled_providers())
     return {
         "llm": llm,
         "woocommerce": bool(settings.WORDPRESS_URL and settings.WOOCOMMERCE_KEY and settings.WOOCOMMERCE_SECRET),

@@ -136,3 +136,90 @@ class AgentTask(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
+
+
+class WorkflowStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class StepStatus(models.TextChoices):
+    WAITING = "waiting", "Waiting for its dependencies"
+    RUNNING = "running", "Running (its task is queued or running)"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped (a dependency failed)"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+FINAL_STEP_STATUSES = (StepStatus.COMPLETED, StepStatus.FAILED, StepStatus.SKIPPED, StepStatus.CANCELLED)
+
+
+class FailurePolicy(models.TextChoices):
+    SKIP = "skip", "Skip the failed step's dependents; other branches go on"
+    FAIL = "fail", "Fail the failed step's dependents and stop the run"
+
+
+class WorkflowRun(models.Model):
+    """One run of a multi-agent workflow: a DAG of steps, each an agent action run as
+    an ``AgentTask`` (agents_app.services.workflows).
+
+    ``definition`` is the validated graph as requested (template expanded); steps are
+    rows of ``WorkflowStep``. The run is advanced under a row lock on this row whenever
+    one of its tasks finishes, so concurrent workers never launch a step twice.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=64, db_index=True)  # template name or "custom"
+    parameters = models.JSONField(default=dict, blank=True)
+    definition = models.JSONField(default=dict, blank=True)
+    parallel = models.BooleanField(default=True)
+    failure_policy = models.CharField(max_length=8, choices=FailurePolicy.choices, default=FailurePolicy.SKIP)
+    status = models.CharField(max_length=16, choices=WorkflowStatus.choices, default=WorkflowStatus.RUNNING)
+    error = models.TextField(blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="workflow_runs"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["requested_by", "created_at"], name="workflow_run_user_created")]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.id} ({self.status})"
+
+
+class WorkflowStep(models.Model):
+    """One node of a workflow run. ``parameters`` may hold ``{"$ref": "steps.<id>.result.<path>"}``
+    values, resolved from earlier steps' results when the step starts
+    (``resolved_parameters``). ``error``/``error_code`` are the step's own failure (its
+    task's error, or why it could not start)."""
+
+    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="steps")
+    step_id = models.SlugField(max_length=64)
+    position = models.PositiveSmallIntegerField()
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="workflow_steps")
+    action = models.CharField(max_length=64)
+    parameters = models.JSONField(default=dict, blank=True)
+    resolved_parameters = models.JSONField(null=True, blank=True)
+    depends_on = models.JSONField(default=list, blank=True)
+    on_failure = models.CharField(max_length=8, choices=FailurePolicy.choices, default=FailurePolicy.SKIP)
+    status = models.CharField(max_length=16, choices=StepStatus.choices, default=StepStatus.WAITING)
+    task = models.OneToOneField(
+        AgentTask, null=True, blank=True, on_delete=models.SET_NULL, related_name="workflow_step"
+    )
+    error = models.TextField(blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "position"]
+        constraints = [models.UniqueConstraint(fields=["run", "step_id"], name="workflow_step_id_per_run")]
+
+    def __str__(self) -> str:
+        return f"{self.step_id} of {self.run_id} ({self.status})"

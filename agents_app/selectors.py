@@ -149,3 +149,33 @@ def task_get_visible(*, user: AbstractBaseUser | AnonymousUser, task_id: str) ->
     if task is None:
         raise TaskNotFoundError("No such task.", details={"task_id": task_id})
     return task
+
+
+def task_outcomes(*, since: datetime, until: datetime | None = None) -> dict[str, Any]:
+    """Tasks that finished in ``[since, until)`` by final status, and tasks created then,
+    in two queries. ``success_rate_pct`` = completed / (completed + failed), None when
+    none finished (cancelled tasks are neither)."""
+    finished = AgentTask.objects.filter(finished_at__gte=since)
+    created = AgentTask.objects.filter(created_at__gte=since)
+    if until is not None:
+        finished = finished.filter(finished_at__lt=until)
+        created = created.filter(created_at__lt=until)
+    totals = finished.aggregate(
+        completed=Count("id", filter=Q(status=TaskStatus.COMPLETED)),
+        failed=Count("id", filter=Q(status=TaskStatus.FAILED)),
+        cancelled=Count("id", filter=Q(status=TaskStatus.CANCELLED)),
+        mean_ms=Avg("duration_ms", filter=Q(status=TaskStatus.COMPLETED)),
+        cost=Coalesce(Sum("cost"), Value(Decimal("0"))),
+        tokens=Coalesce(Sum("tokens"), Value(0)),
+    )
+    done = totals["completed"] + totals["failed"]
+    return {
+        "created": created.count(),
+        "completed": totals["completed"],
+        "failed": totals["failed"],
+        "cancelled": totals["cancelled"],
+        "success_rate_pct": round(100 * totals["completed"] / done, 2) if done else None,
+        "mean_duration_ms": None if totals["mean_ms"] is None else round(float(totals["mean_ms"]), 1),
+        "cost_usd": str(totals["cost"]),
+        "tokens": totals["tokens"],
+    }

@@ -21,6 +21,7 @@ from commerce_app.models import (
     WebhookDelivery,
 )
 from devskyy.core.background import enqueue
+from devskyy.core.catalog_changes import products_changed
 
 _SECRETS = ("consumer_key", "consumer_secret", "webhook_secret")
 
@@ -51,6 +52,21 @@ class ProductAdmin(admin.ModelAdmin[Product]):
 
         enqueue(push_outbox)
         messages.info(request, "Outbox push queued; see Outbox entries for the outcome.")
+
+    # Admin edits are announced too, so cached LLM answers that quoted the product drop it.
+    def save_model(self, request: HttpRequest, obj: Product, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        products_changed([obj.pk])
+
+    def delete_model(self, request: HttpRequest, obj: Product) -> None:
+        pk = obj.pk
+        super().delete_model(request, obj)
+        products_changed([pk])
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        super().delete_queryset(request, queryset)
+        products_changed(ids)
 
 
 @admin.register(Customer)

@@ -184,6 +184,7 @@ def demo_shop_seed(*, seed: int = 2024, now: datetime | None = None) -> DemoShop
     new_products = [p for p in products if p.sku not in existing_skus]
     Product.objects.bulk_create(new_products)
     by_sku = {p.sku: p for p in Product.objects.filter(sku__in=[p.sku for p in products])}
+    catalog_changes.products_changed(by_sku[p.sku].pk for p in new_products)
 
     customers = _demo_customers(rng)
     existing_emails = set(

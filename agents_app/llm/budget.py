@@ -135,3 +135,25 @@ def agent_budget_set(*, agent_slug: str, daily_limit_usd: Decimal) -> AgentBudge
         )
         DailyBudget.objects.filter(agent_slug=agent_slug, day=today()).update(limit_usd=daily_limit_usd)
     return budget
+
+
+def daily_budget_limit_set(*, budget_id: int, limit_usd: Decimal, actor: object = None) -> DailyBudget:
+    """Change one day's limit of one agent (the admin's edit); audited. Spend and
+    reservations are left as they are, so a lowered limit refuses the next call."""
+    from devskyy.core.audit import audit_record
+
+    if limit_usd < _ZERO:
+        raise DomainError("A daily limit must be zero or more.", code="invalid_budget")
+    with transaction.atomic():
+        budget = DailyBudget.objects.select_for_update().get(pk=budget_id)
+        previous = budget.limit_usd
+        budget.limit_usd = limit_usd
+        budget.save(update_fields=["limit_usd", "updated_at"])
+        audit_record(
+            action="llm.budget.limit_changed",
+            actor=actor,
+            target_type="daily_budget",
+            target_id=f"{budget.agent_slug}:{budget.day.isoformat()}",
+            details={"from": str(previous), "to": str(limit_usd)},
+        )
+    return budget

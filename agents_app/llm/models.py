@@ -181,6 +181,8 @@ class RoundTable(models.Model):
     status = models.CharField(max_length=16, choices=RoundTableStatus.choices, default=RoundTableStatus.RUNNING)
     agent_slug = models.CharField(max_length=64, blank=True, db_index=True)
     task_id = models.CharField(max_length=64, blank=True, db_index=True)
+    # The user whose task asked for it (loose reference like the others): who may see it.
+    owner_id = models.PositiveIntegerField(null=True, blank=True, db_index=True)
     winner = models.ForeignKey(
         "agents_app.RoundTableEntry", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

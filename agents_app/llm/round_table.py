@@ -317,6 +317,7 @@ def run_round_table(
     system_prompt: str = "",
     agent_slug: str = "",
     task_id: str = "",
+    owner_id: int | None = None,
     providers: Sequence[str] | None = None,
     max_tokens: int | None = None,
     temperature: float | None = None,
@@ -335,7 +336,9 @@ def run_round_table(
         raise NoProviderConfigured()
     timeout = timeout or settings.LLM_TIMEOUT_SECONDS
     max_tokens = max_tokens or settings.LLM_DEFAULT_MAX_TOKENS
-    table = round_table_start(prompt=prompt, system_prompt=system_prompt, agent_slug=agent_slug, task_id=task_id)
+    table = round_table_start(
+        prompt=prompt, system_prompt=system_prompt, agent_slug=agent_slug, task_id=task_id, owner_id=owner_id
+    )
     table_id = str(table.id)
 
     def emit(stage: str, **payload: Any) -> None:

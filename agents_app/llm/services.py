@@ -116,9 +116,11 @@ def provider_credential_save(
     return credential
 
 
-def round_table_start(*, prompt: str, system_prompt: str, agent_slug: str, task_id: str) -> RoundTable:
+def round_table_start(
+    *, prompt: str, system_prompt: str, agent_slug: str, task_id: str, owner_id: int | None = None
+) -> RoundTable:
     return RoundTable.objects.create(
-        prompt=prompt, system_prompt=system_prompt, agent_slug=agent_slug, task_id=str(task_id)
+        prompt=prompt, system_prompt=system_prompt, agent_slug=agent_slug, task_id=str(task_id), owner_id=owner_id
     )
 
 

@@ -16,6 +16,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -25,7 +26,9 @@ from django.utils import timezone
 
 from agents_app.events import publish_agent_status, publish_task_update
 from agents_app.exceptions import LeaseLost, TaskCancelled
+from agents_app.llm.selectors import last_llm_call, spend_totals
 from agents_app.models import AgentTask, TaskStatus
+from agents_app.services.tasks import LLM_ACTION, after_task_final
 from agents_app.tools.base import get_tool, validate_input
 from agents_app.tools.integrations import check_requirements
 from devskyy.core.errors import DomainError
@@ -79,16 +82,27 @@ def task_claim(*, task_id: str, worker: str) -> tuple[AgentTask | None, RunOutco
 
 
 class TaskContext:
-    """Passed to tools: ``checkpoint(progress)`` renews the lease and honours cancellation."""
+    """Passed to tools: ``checkpoint(progress)`` renews the lease and honours cancellation.
+
+    LLM runs also ``record_step`` each model call and tool run: kept in ``steps`` (they
+    end up in the task's result, on failure too) and streamed as ``task_update``.
+    """
 
     def __init__(self, task: AgentTask) -> None:
         self.task = task
         self.task_id: str | None = str(task.id)
         self.agent_slug = task.agent.slug
         self.attempt = task.attempts
+        self.use_round_table = task.use_round_table
+        self.owner_id: int | None = task.requested_by_id
+        self.steps: list[dict[str, Any]] = []
         self._last_progress = task.progress
 
-    def checkpoint(self, progress: int) -> None:
+    @property
+    def progress(self) -> int:
+        return self._last_progress
+
+    def checkpoint(self, progress: int, *, extra: dict[str, Any] | None = None) -> None:
         progress = max(0, min(100, int(progress)))
         row = AgentTask.objects.filter(pk=self.task.pk).values("status", "attempts", "cancel_requested").first()
         if row is None or row["status"] != TaskStatus.RUNNING or row["attempts"] != self.attempt:
@@ -100,10 +114,15 @@ class TaskContext:
         )
         if not updated:
             raise LeaseLost(str(self.task.pk))
-        if progress != self._last_progress:
+        if progress != self._last_progress or extra:
             self._last_progress = progress
             self.task.progress = progress
-            publish_task_update(self.task, agent_slug=self.agent_slug)
+            publish_task_update(self.task, agent_slug=self.agent_slug, extra=extra)
+
+    def record_step(self, step: dict[str, Any], *, progress: int, summary: dict[str, Any]) -> None:
+        """Keep ``step`` for the result and stream ``summary`` as a progress event."""
+        self.steps.append(step)
+        self.checkpoint(progress, extra={"step": summary})
 
 
 def _finish(task: AgentTask, status: str, fields: dict[str, Any]) -> bool:
@@ -133,7 +152,35 @@ def _finish(task: AgentTask, status: str, fields: dict[str, Any]) -> bool:
     AGENT_TASKS.labels(category=task.agent.category, status=status).inc()
     if duration_ms is not None and status == TaskStatus.COMPLETED:
         AGENT_TASK_DURATION.labels(category=task.agent.category).observe(duration_ms / 1000)
+    after_task_final(str(task.id))
     return True
+
+
+def _spend(task: AgentTask, result: Any = None) -> dict[str, Any]:
+    """Provider, model, tokens and cost of the task's LLM calls, summed from the spend
+    ledger (cache hits cost nothing and add no tokens). Tool actions spend nothing."""
+    if task.action != LLM_ACTION:
+        return {}
+    totals = spend_totals(task_id=str(task.id))
+    fields: dict[str, Any] = {
+        "tokens": totals["prompt_tokens"] + totals["completion_tokens"],
+        "cost": totals["amount_usd"].quantize(Decimal("0.000001")),
+    }
+    answered = result if isinstance(result, dict) else {}
+    last = last_llm_call(task_id=str(task.id))
+    provider = answered.get("provider") or (last[0] if last else "")
+    model = answered.get("model") or (last[1] if last else "")
+    if provider:
+        fields["provider"], fields["model"] = str(provider)[:32], str(model)[:128]
+    return fields
+
+
+def _partial(task: AgentTask, context: TaskContext) -> dict[str, Any]:
+    """What a task that did not complete still records: its steps so far and its spend."""
+    fields = _spend(task)
+    if context.steps:
+        fields["result"] = json_safe({"steps": context.steps})
+    return fields
 
 
 def task_execute(*, task_id: str, worker: str) -> RunOutcome:
@@ -154,23 +201,32 @@ def task_execute(*, task_id: str, worker: str) -> RunOutcome:
         params = validate_input(tool, task.parameters)
         result = tool.fn(context, params)
     except TaskCancelled:
-        _finish(task, TaskStatus.CANCELLED, {})
+        _finish(task, TaskStatus.CANCELLED, _partial(task, context))
         return RunOutcome("cancelled")
     except LeaseLost:
         logger.warning("task %s attempt %s lost its lease; another attempt owns it", task_id, task.attempts)
         return RunOutcome("lease_lost")
     except DomainError as exc:
-        _finish(task, TaskStatus.FAILED, {"error": exc.message, "error_code": exc.code})
+        _finish(task, TaskStatus.FAILED, {"error": exc.message, "error_code": exc.code, **_partial(task, context)})
         return RunOutcome("failed")
     except SoftTimeLimitExceeded:
-        _finish(task, TaskStatus.FAILED, {"error": "time limit exceeded", "error_code": "time_limit"})
+        fields = {"error": "time limit exceeded", "error_code": "time_limit", **_partial(task, context)}
+        _finish(task, TaskStatus.FAILED, fields)
         return RunOutcome("failed")
     except Exception as exc:  # noqa: BLE001 - a tool bug fails its task; the worker carries on
         logger.exception("task %s: tool %s raised", task_id, task.action)
-        _finish(task, TaskStatus.FAILED, {"error": f"internal error ({type(exc).__name__})", "error_code": "internal"})
+        fields = {
+            "error": f"internal error ({type(exc).__name__})",
+            "error_code": "internal",
+            **_partial(task, context),
+        }
+        _finish(task, TaskStatus.FAILED, fields)
         return RunOutcome("failed")
     elapsed = time.monotonic() - started
-    if not _finish(task, TaskStatus.COMPLETED, {"result": json_safe(result), "progress": 100}):
+    if context.steps and isinstance(result, dict):
+        result = {**result, "steps": context.steps}
+    done = {"result": json_safe(result), "progress": 100, **_spend(task, result)}
+    if not _finish(task, TaskStatus.COMPLETED, done):
         logger.warning(
             "task %s finished after %.1fs but attempt %s no longer owned it", task_id, elapsed, task.attempts
         )

@@ -125,11 +125,12 @@ def task_create(
             requested_by_id=user_id, idempotency_key=idempotency_key
         )
         return _replay(existing, digest)
-    _queue(task, agent.slug)
+    queue_task(task, agent.slug)
     return CreatedTask(task=task, created=True)
 
 
-def _queue(task: AgentTask, agent_slug: str) -> None:
+def queue_task(task: AgentTask, agent_slug: str) -> None:
+    """Announce a new pending task and hand it to a worker after commit."""
     from agents_app.tasks import run_agent_task
 
     publish_task_update(task, agent_slug=agent_slug)
@@ -150,6 +151,7 @@ def task_cancel(*, task: AgentTask) -> AgentTask:
         locked.finished_at = timezone.now()
         locked.save(update_fields=["status", "cancel_requested", "finished_at"])
         publish_task_update(locked, agent_slug=locked.agent.slug, extra={"reason": "cancelled before start"})
+        after_task_final(str(locked.id))
     elif locked.status == TaskStatus.RUNNING:
         if not locked.cancel_requested:
             locked.cancel_requested = True
@@ -160,6 +162,13 @@ def task_cancel(*, task: AgentTask) -> AgentTask:
             f"Task is already {locked.status}.", details={"task_id": str(locked.id), "status": locked.status}
         )
     return locked
+
+
+def after_task_final(task_id: str) -> None:
+    """A task reached a final state: once that commits, advance its workflow run, if any."""
+    from agents_app.services.workflows import workflow_task_finished
+
+    transaction.on_commit(lambda: workflow_task_finished(task_id=task_id))
 
 
 @transaction.atomic
@@ -182,5 +191,5 @@ def task_retry(*, task: AgentTask, user: AbstractBaseUser | AnonymousUser | None
         request_hash=task.request_hash,
         retry_of=task,
     )
-    _queue(retry, agent.slug)
+    queue_task(retry, agent.slug)
     return retry

@@ -1,7 +1,8 @@
 """Tools that need an outside service.
 
+``llm_complete`` runs through the LLM gateway (agents_app.services.thinking);
 WooCommerce tools run through commerce_app's sync and outbox services. The others'
-clients arrive with later issues (LLM gateway: 5, 3D/try-on and WordPress: 7+). Until
+clients arrive with later issues (3D/try-on and WordPress: 7+). Until
 then each one fails fast and says why; none pretends to work:
 unconfigured -> ``IntegrationNotConfiguredError`` (the API refuses before creating a task),
 configured but no client in this build -> ``IntegrationNotAvailableError``. Nothing is sent.
@@ -26,7 +27,6 @@ from commerce_app.outbox import outbox_add, outbox_push, outbox_push_safely
 from commerce_app.sync import shop_sync
 
 _ARRIVES_WITH = {
-    "llm": "issue 5",
     "woocommerce": "issue 6",
     "tripo": "issue 7",
     "fashn": "issue 7",
@@ -64,6 +64,10 @@ def _not_in_this_build(integration: str) -> IntegrationNotAvailableError:
     schema={
         "properties": {
             "prompt": {"type": "string", "minLength": 1, "maxLength": 20000},
+            "context": {
+                "description": "data the answer should use (e.g. earlier workflow results), appended as JSON",
+                "type": ["object", "array", "string", "number", "boolean", "null"],
+            },
             "max_tokens": {"type": "integer", "minimum": 1, "maximum": 8192},
             "temperature": {"type": "number", "minimum": 0, "maximum": 2},
         },
@@ -71,8 +75,11 @@ def _not_in_this_build(integration: str) -> IntegrationNotAvailableError:
     },
 )
 def llm_complete(ctx: ToolContext, params: dict[str, Any]) -> dict[str, Any]:
+    """The agent thinks: its system prompt, this prompt and its tools (services.thinking)."""
+    from agents_app.services.thinking import agent_think
+
     require("llm")
-    raise _not_in_this_build("llm")
+    return agent_think(ctx, params)
 
 
 @register(

@@ -95,6 +95,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "devskyy.core.middleware.RequestContextMiddleware",
     "devskyy.core.metrics.PrometheusMiddleware",
+    # Per-minute/hour request figures in Redis for the monitoring API (one pipelined write).
+    "devskyy.core.request_stats.RequestStatsMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -38,6 +38,8 @@ LLM_BREAKER_COOLDOWN_SECONDS = env.float("LLM_BREAKER_COOLDOWN_SECONDS", 30.0, m
 # Round Table: which provider/model judges (default: the first routed provider and its default model).
 LLM_JUDGE_PROVIDER = env.str("LLM_JUDGE_PROVIDER")
 LLM_JUDGE_MODEL = env.str("LLM_JUDGE_MODEL")
+# An agent's LLM task: at most this many model calls (each may ask for tools) before it stops.
+AGENT_LLM_MAX_STEPS = env.int("AGENT_LLM_MAX_STEPS", 6, minimum=1, maximum=50)
 
 
 def _decimal(name: str, default: str) -> Decimal:

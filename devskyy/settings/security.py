@@ -117,5 +117,10 @@ SPECTACULAR_SETTINGS = {
         "ProductStatus": "commerce_app.models.ProductStatus",
         "OrderStatus": "commerce_app.models.OrderStatus",
         "BulkItemStatus": "commerce_app.api.serializers.BULK_ITEM_STATUSES",
+        "TaskStatusEnum": "agents_app.models.TaskStatus.choices",
+        "RoundTableStatusEnum": "agents_app.llm.models.RoundTableStatus.choices",
+        "WorkflowStatusEnum": "agents_app.models.WorkflowStatus.choices",
+        "StepStatusEnum": "agents_app.models.StepStatus.choices",
+        "FailurePolicyEnum": "agents_app.models.FailurePolicy.choices",
     },
 }

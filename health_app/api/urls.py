@@ -1,6 +1,7 @@
 from django.urls import path
 
 from health_app.api import views
+from health_app.api.monitoring import MonitoringMetricsView
 
 app_name = "health"
 
@@ -11,4 +12,5 @@ urlpatterns = [
     path("live", views.live, name="live"),
     path("metrics", views.metrics, name="metrics"),
     path("metrics/cache", views.metrics_cache, name="metrics-cache"),
+    path("api/v1/monitoring/metrics", MonitoringMetricsView.as_view(), name="monitoring-metrics"),
 ]

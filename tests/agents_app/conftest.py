@@ -50,3 +50,20 @@ def api(user) -> APIClient:
     client = APIClient()
     client.force_authenticate(user)
     return client
+
+
+@pytest.fixture
+def task_queue(monkeypatch, django_capture_on_commit_callbacks):
+    """Queued tasks are collected (not sent); ``task_queue.drain()`` runs them here."""
+    from devskyy.core import background
+    from tests.support.task_queue import TaskQueue
+
+    queue = TaskQueue(django_capture_on_commit_callbacks)
+    monkeypatch.setattr(background, "dispatch_now", queue.dispatch)
+    return queue
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """Run a block and then its on-commit callbacks (events, enqueues), as a request would."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)

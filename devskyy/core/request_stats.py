@@ -1,0 +1,270 @@
+"""HTTP request figures over time, for ``GET /api/v1/monitoring/metrics``.
+
+Prometheus counters are per process and not windowed in time, so they cannot say
+"requests in the last hour" across workers. Each request therefore adds to two Redis
+hashes, the one of its minute and the one of its hour, with HINCRBY in *one pipelined
+round trip* (no database write, no read, no lock):
+
+* ``n:<class>:<status class>``: requests (status class ``2xx`` ... ``5xx``);
+* ``h:<class>:<i>``: latency histogram, ``i`` indexing LATENCY_BUCKETS_MS (the last
+  index is the open bucket above the largest bound);
+* ``us:<class>``: latency sum in microseconds (for the mean).
+
+``class`` is one of ROUTE_CLASSES (``api``, ``probe``, ``admin``, ``other``), a bounded
+set. Minute hashes live 2 hours and answer the ``1h`` window; hour hashes live 32
+days and answer ``24h``, ``7d`` and ``30d`` (24, 168 and 720 hours, the current one
+partly). Reading a window is one pipelined HGETALL per bucket.
+
+Percentiles are **estimates** from the histogram: the rank's bucket is found and the
+value interpolated linearly inside it; a rank in the open top bucket reports that
+bucket's lower bound. They are as exact as the buckets are narrow.
+
+Without Redis (embedded mode, one process) the same hashes live in process memory.
+While Redis is unreachable (the cache's breaker is open) requests are not recorded:
+figures then under-count; they are never invented.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import caches
+from django.core.exceptions import MiddlewareNotUsed
+from django.http import HttpRequest, HttpResponse
+from redis.exceptions import RedisError
+
+from devskyy.core.cache import REDIS_UNAVAILABLE_ERRORS
+from devskyy.core.cache import RedisCache as DevskyyRedisCache
+
+logger = logging.getLogger(__name__)
+
+LATENCY_BUCKETS_MS: tuple[float, ...] = (1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+ROUTE_CLASSES = ("api", "probe", "admin", "other")
+STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
+_PROBES = frozenset({"/", "/health", "/ready", "/live", "/metrics", "/metrics/cache"})
+MINUTE_TTL = 2 * 3600
+HOUR_TTL = 32 * 24 * 3600
+
+# time_range -> (bucket seconds, number of buckets)
+WINDOWS: dict[str, tuple[int, int]] = {"1h": (60, 60), "24h": (3600, 24), "7d": (3600, 168), "30d": (3600, 720)}
+
+
+def route_class(path: str) -> str:
+    if path.startswith("/api/"):
+        return "api"
+    if path in _PROBES:
+        return "probe"
+    if path.startswith("/" + settings.ADMIN_URL):
+        return "admin"
+    return "other"
+
+
+def bucket_index(duration_ms: float) -> int:
+    for index, bound in enumerate(LATENCY_BUCKETS_MS):
+        if duration_ms <= bound:
+            return index
+    return len(LATENCY_BUCKETS_MS)
+
+
+def _fields(klass: str, status: int, duration_ms: float) -> dict[str, int]:
+    status_class = f"{min(5, max(1, status // 100))}xx"
+    return {
+        f"n:{klass}:{status_class}": 1,
+        f"h:{klass}:{bucket_index(duration_ms)}": 1,
+        f"us:{klass}": int(duration_ms * 1000),
+    }
+
+
+def _key(step: int, bucket: int) -> str:
+    return f"{settings.CACHE_KEY_PREFIX}:reqstats:{'m' if step == 60 else 'h'}:{bucket}"
+
+
+class LocalStore:
+    """Process memory (embedded mode, tests); old buckets pruned as it goes."""
+
+    def __init__(self) -> None:
+        self._data: dict[str, Counter[str]] = {}
+        self._expiry: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def add(self, increments: list[tuple[str, dict[str, int], int]], now: float) -> None:
+        with self._lock:
+            for key, fields, ttl in increments:
+                self._data.setdefault(key, Counter()).update(fields)
+                self._expiry[key] = now + ttl
+            if len(self._data) > 4000:
+                for key in [k for k, t in self._expiry.items() if t < now]:
+                    self._data.pop(key, None)
+                    self._expiry.pop(key, None)
+
+    def read(self, keys: list[str]) -> list[dict[str, int]]:
+        with self._lock:
+            return [dict(self._data.get(key, {})) for key in keys]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+            self._expiry.clear()
+
+
+_local = LocalStore()
+
+
+class RedisStore:
+    def __init__(self, cache: DevskyyRedisCache) -> None:
+        self._cache = cache
+
+    def _redis(self) -> Any:
+        return self._cache.client.get_client(write=True)
+
+    def add(self, increments: list[tuple[str, dict[str, int], int]], now: float) -> None:
+        breaker = self._cache.breaker
+        if not breaker.allow():
+            return
+        try:
+            pipe = self._redis().pipeline(transaction=False)
+            for key, fields, ttl in increments:
+                for name, amount in fields.items():
+                    pipe.hincrby(key, name, amount)
+                pipe.expire(key, ttl)
+            pipe.execute()
+        except REDIS_UNAVAILABLE_ERRORS as exc:
+            breaker.record_failure(exc)
+        except RedisError as exc:  # any other Redis refusal: drop this sample, never fail the request
+            logger.warning("request figures not recorded: %s", type(exc).__name__)
+
+    def read(self, keys: list[str]) -> list[dict[str, int]]:
+        pipe = self._redis().pipeline(transaction=False)
+        for key in keys:
+            pipe.hgetall(key)
+        rows = pipe.execute()
+        return [{k.decode(): int(v) for k, v in row.items()} for row in rows]
+
+    def clear(self) -> None:
+        redis = self._redis()
+        keys = list(redis.scan_iter(match=f"{settings.CACHE_KEY_PREFIX}:reqstats:*", count=1000))
+        if keys:
+            redis.delete(*keys)
+
+
+def store() -> LocalStore | RedisStore:
+    cache = caches["default"]
+    if isinstance(cache, DevskyyRedisCache):
+        return RedisStore(cache)
+    return _local
+
+
+def record(*, path: str, status: int, duration_ms: float, now: float | None = None) -> None:
+    """Count one request (the middleware's call; tests may call it with a fixed ``now``)."""
+    now = time.time() if now is None else now
+    fields = _fields(route_class(path), status, duration_ms)
+    store().add(
+        [(_key(60, int(now // 60)), fields, MINUTE_TTL), (_key(3600, int(now // 3600)), fields, HOUR_TTL)],
+        now,
+    )
+
+
+@dataclass
+class ClassFigures:
+    requests: int = 0
+    by_status: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUS_CLASSES, 0))
+    histogram: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS_MS) + 1))
+    latency_sum_us: int = 0
+
+    def merge(self, other: ClassFigures) -> None:
+        self.requests += other.requests
+        for name, count in other.by_status.items():
+            self.by_status[name] += count
+        self.histogram = [a + b for a, b in zip(self.histogram, other.histogram, strict=True)]
+        self.latency_sum_us += other.latency_sum_us
+
+
+@dataclass(frozen=True)
+class Window:
+    time_range: str
+    start: float  # epoch seconds
+    end: float
+    resolution: str  # minute | hour
+
+    @property
+    def seconds(self) -> float:
+        return max(1.0, self.end - self.start)
+
+
+def window_for(time_range: str, now: float | None = None) -> tuple[Window, list[str]]:
+    """The window a time range covers (whole buckets, the current one partly) and its keys."""
+    step, count = WINDOWS[time_range]
+    now = time.time() if now is None else now
+    current = int(now // step)
+    buckets = range(current - count + 1, current + 1)
+    window = Window(time_range, float(buckets[0] * step), now, "minute" if step == 60 else "hour")
+    return window, [_key(step, b) for b in buckets]
+
+
+def read_window(time_range: str, now: float | None = None) -> tuple[Window, dict[str, ClassFigures]]:
+    """Figures per route class over ``time_range`` (a key of WINDOWS)."""
+    window, keys = window_for(time_range, now)
+    figures = {klass: ClassFigures() for klass in ROUTE_CLASSES}
+    for row in store().read(keys):
+        for name, value in row.items():
+            kind, _, rest = name.partition(":")
+            klass, _, tail = rest.partition(":")
+            if klass not in figures:
+                continue
+            target = figures[klass]
+            if kind == "n" and tail in target.by_status:
+                target.by_status[tail] += value
+                target.requests += value
+            elif kind == "h" and tail.isdigit() and int(tail) < len(target.histogram):
+                target.histogram[int(tail)] += value
+            elif kind == "us":
+                target.latency_sum_us += value
+    return window, figures
+
+
+def percentile(histogram: list[int], q: float) -> float | None:
+    """Estimate the ``q`` quantile (0-1) in ms from bucket counts (see module docstring)."""
+    total = sum(histogram)
+    if total == 0:
+        return None
+    rank = max(1.0, math.ceil(q * total))
+    seen = 0
+    for index, count in enumerate(histogram):
+        if count and seen + count >= rank:
+            lower = LATENCY_BUCKETS_MS[index - 1] if index > 0 else 0.0
+            if index >= len(LATENCY_BUCKETS_MS):
+                return float(lower)
+            upper = LATENCY_BUCKETS_MS[index]
+            return round(lower + (upper - lower) * (rank - seen) / count, 3)
+        seen += count
+    return None  # pragma: no cover - rank <= total always lands in a bucket
+
+
+def combined(figures: Iterable[ClassFigures]) -> ClassFigures:
+    total = ClassFigures()
+    for item in figures:
+        total.merge(item)
+    return total
+
+
+class RequestStatsMiddleware:
+    """Records every request's route class, status class and latency (see module doc)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        if not settings.ENABLE_METRICS:
+            raise MiddlewareNotUsed
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        response = self.get_response(request)
+        record(path=request.path, status=response.status_code, duration_ms=(time.perf_counter() - started) * 1000)
+        return response
