@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from agents_app.agent_list import agents_list_changed
 from agents_app.models import Agent, AgentTask, TaskStatus
 from agents_app.services.agents import agent_start, agent_stop
 from agents_app.services.tasks import task_cancel, task_create, task_retry
@@ -21,6 +22,19 @@ class AgentAdmin(admin.ModelAdmin[Agent]):
     search_fields = ("slug", "name", "description", "type")
     readonly_fields = ("created_at", "updated_at")
     actions = ("start_agents", "stop_agents", "run_first_tool")
+
+    # Edits here change what GET /api/v1/agents shows: re-render it everywhere.
+    def save_model(self, request: HttpRequest, obj: Agent, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        agents_list_changed()
+
+    def delete_model(self, request: HttpRequest, obj: Agent) -> None:
+        super().delete_model(request, obj)
+        agents_list_changed()
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
+        super().delete_queryset(request, queryset)
+        agents_list_changed()
 
     @admin.action(description="Start selected agents")
     def start_agents(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:

@@ -84,3 +84,16 @@ def _fresh_rate_limits() -> None:
     from devskyy.core.ratelimit import get_limiter
 
     get_limiter().reset()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process_caches() -> None:
+    """Each test starts with nothing remembered by this process (verified API keys and
+    JWT users, the rendered agents list): rolled-back test data must not leak."""
+    from agents_app import agent_list
+    from devskyy.core import principal_cache
+    from devskyy.core.api_keys import forget_verified
+
+    forget_verified()
+    principal_cache.forget()
+    agent_list.forget()

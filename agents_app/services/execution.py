@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
+from agents_app.agent_list import agents_list_changed
 from agents_app.events import publish_agent_status, publish_task_update
 from agents_app.exceptions import LeaseLost, TaskCancelled
 from agents_app.models import AgentTask, TaskStatus
@@ -69,6 +70,7 @@ def task_claim(*, task_id: str, worker: str) -> tuple[AgentTask | None, RunOutco
     if task is None:
         return None, RunOutcome("missing")
     if claimed:
+        agents_list_changed()  # tasksRunning
         return task, None
     if task.status == TaskStatus.PENDING and task.cancel_requested:
         _finish(task, TaskStatus.CANCELLED, {})
@@ -120,6 +122,7 @@ def _finish(task: AgentTask, status: str, fields: dict[str, Any]) -> bool:
     )
     if not updated:
         return False
+    agents_list_changed()  # counts, latency, cost
     task.refresh_from_db()
     publish_task_update(task, agent_slug=task.agent.slug)
     running = AgentTask.objects.filter(agent_id=task.agent_id, status=TaskStatus.RUNNING).count()
