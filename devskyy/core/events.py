@@ -1,38 +1,41 @@
-"""Publishing live events: stored with a sequence number, then sent through the channel layer.
+"""Publishing live events: stored with a sequence number, then broadcast to every web process.
 
 Any process (web or task worker) calls :func:`publish` inside or outside a
 transaction. Nothing leaves before the surrounding transaction commits
 (``transaction.on_commit``); then, under one cluster-wide lock, the event is stored as
-a :class:`~devskyy.feed.models.FeedEvent` (which assigns ``seq``) and sent to the
-WebSocket group of its channel. Holding the lock across insert and send means ``seq``
-order is commit order *and* the order in which every consumer receives live events,
-so a client that resumes after the largest ``seq`` it saw has missed nothing older.
+a :class:`~devskyy.feed.models.FeedEvent` (which assigns ``seq``), serialised to JSON
+once, and published: one Redis PUBLISH that every web process's hub receives
+(devskyy/core/feed_hub.py; embedded mode hands it to the hub of this process). The
+lock covers only the insert and that one PUBLISH (a single round trip, whatever the
+number of sockets), so ``seq`` order is commit order *and* the order in which every
+hub, and so every consumer, receives live events: a client that resumes after the
+largest ``seq`` it saw has missed nothing older.
 
 Apps publish through this module only; ``commerce_app`` never imports ``agents_app``.
 
-Message sent to each consumer (channel-layer type ``feed.event``)::
-
-    {"type": "feed.event", "event": {"type", "seq", "timestamp", ...payload},
-     "owner_id": int | None, "agent_id": str, "task_id": str}
+What a socket receives is the event itself, ``{"type", ...payload, "timestamp",
+"seq"}`` (``seq`` only on stored events); routing data (channel, owner, agent, task)
+travels in the envelope's header (devskyy/core/feed_hub.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import threading
-from collections.abc import Coroutine, Iterator
+import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+import redis
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError, connection, transaction
-from redis.exceptions import RedisError
+
+from devskyy.core import feed_hub
+from devskyy.core.logging import Throttled
 
 logger = logging.getLogger(__name__)
 
@@ -40,11 +43,13 @@ CHANNELS = ("agents", "tasks", "round_table", "3d_pipeline", "metrics")
 # Arbitrary constant naming the feed's PostgreSQL advisory lock.
 _PG_LOCK_KEY = 0x6465_7673_6B79  # "devsky"
 _local_lock = threading.Lock()
-_loop: asyncio.AbstractEventLoop | None = None
-
-
-def group_name(channel: str) -> str:
-    return f"feed.{channel}"
+_REPLAY_LIMIT = 10_000
+# A PUBLISH must not hold the feed lock for Redis' full socket timeout.
+_PUBLISH_TIMEOUT_SECONDS = 0.5
+_publisher: redis.Redis | None = None
+_publisher_url: str | None = None
+_publisher_open_until = 0.0
+_unavailable_log = Throttled(logger, interval=30.0)
 
 
 def utc_iso(moment: datetime | None = None) -> str:
@@ -57,16 +62,6 @@ def json_safe(payload: dict[str, Any]) -> dict[str, Any]:
     """Decimals, datetimes and UUIDs as JSON strings, so every layer backend can carry it."""
     result: dict[str, Any] = json.loads(json.dumps(payload, cls=DjangoJSONEncoder))
     return result
-
-
-def register_loop(loop: asyncio.AbstractEventLoop) -> None:
-    """Called by consumers: sends from other threads of this process run on this loop.
-
-    The in-memory layer (embedded mode) is not thread-safe and channels-redis keeps
-    one connection pool per loop; sending on the server's own loop suits both.
-    """
-    global _loop
-    _loop = loop
 
 
 def publish(
@@ -100,14 +95,13 @@ def deliver(
     owner_id: int | None,
     persist: bool,
 ) -> int | None:
-    """Store and send now (normally via :func:`publish`); returns the ``seq`` or None."""
+    """Store and broadcast now (normally via :func:`publish`); returns the ``seq`` or None."""
     from devskyy.feed.models import FeedEvent
 
     now = datetime.now(UTC)
     event: dict[str, Any] = {"type": event_type, **payload, "timestamp": utc_iso(now)}
-    meta = {"owner_id": owner_id, "agent_id": agent_id, "task_id": task_id}
     if not persist:
-        _send(channel, {"type": "feed.event", "event": event, **meta})
+        _broadcast(feed_hub.pack(channel, None, owner_id, agent_id, task_id, _dumps(event)))
         return None
     try:
         with _ordered():
@@ -121,13 +115,17 @@ def deliver(
                 created_at=now,
             )
             event["seq"] = row.seq
-            _send(channel, {"type": "feed.event", "event": event, **meta})
+            _broadcast(feed_hub.pack(channel, row.seq, owner_id, agent_id, task_id, _dumps(event)))
     except DatabaseError as exc:
         # The change itself is committed; only its announcement is lost. Clients that
         # resync through the API still see the truth.
         logger.warning("feed event %s/%s not stored: %s", channel, event_type, type(exc).__name__)
         return None
     return row.seq
+
+
+def _dumps(event: dict[str, Any]) -> str:
+    return json.dumps(event, separators=(",", ":"), ensure_ascii=False)
 
 
 @contextmanager
@@ -146,39 +144,33 @@ def _ordered() -> Iterator[None]:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [_PG_LOCK_KEY])
 
 
-def _send(channel: str, message: dict[str, Any]) -> None:
-    layer = get_channel_layer()
-    if layer is None:  # pragma: no cover - CHANNEL_LAYERS is always configured
+def _redis_publisher() -> redis.Redis:
+    global _publisher, _publisher_url
+    if _publisher is None or _publisher_url != settings.REDIS_URL:
+        _publisher = redis.Redis.from_url(
+            settings.REDIS_URL,
+            socket_timeout=_PUBLISH_TIMEOUT_SECONDS,
+            socket_connect_timeout=_PUBLISH_TIMEOUT_SECONDS,
+            health_check_interval=30,
+        )
+        _publisher_url = settings.REDIS_URL
+    return _publisher
+
+
+def _broadcast(raw: bytes) -> None:
+    """One PUBLISH to every web process (embedded: to this process's hubs)."""
+    global _publisher_open_until
+    if not settings.REDIS_URL:
+        feed_hub.dispatch_local(raw)
         return
-    timeout = float(settings.REDIS_SOCKET_TIMEOUT)
-
-    async def bounded() -> None:
-        await asyncio.wait_for(layer.group_send(group_name(channel), message), timeout)
-
+    if time.monotonic() < _publisher_open_until:
+        return  # Redis just failed: stored already; hubs replay it when they reconnect
     try:
-        _run(bounded(), timeout + 1)
-    except (RedisError, OSError, TimeoutError, RuntimeError) as exc:
-        # Stored already: a client that reconnects and resumes still receives it.
-        logger.warning("feed event on %s not broadcast: %s", channel, type(exc).__name__)
-
-
-def _run(coro: Coroutine[Any, Any, None], timeout: float) -> None:
-    loop = _loop
-    if loop is not None and loop.is_running():
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:  # called from the loop itself: cannot block it
-            loop.create_task(coro)
-            return
-        asyncio.run_coroutine_threadsafe(coro, loop).result(timeout)
-        return
-    async_to_sync(_await)(coro)
-
-
-async def _await(coro: Coroutine[Any, Any, None]) -> None:
-    await coro
+        _redis_publisher().publish(feed_hub.pubsub_channel(), raw)
+    except (redis.RedisError, OSError) as exc:
+        _publisher_open_until = time.monotonic() + settings.REDIS_BREAKER_SECONDS
+        # Stored already: a hub that reconnects replays it, a client that resumes gets it.
+        _unavailable_log.warning("feed event not broadcast: %s", type(exc).__name__)
 
 
 # --- reads for the consumers --------------------------------------------------------------
@@ -222,6 +214,25 @@ def events_after(
         qs = qs.filter(Q(agent_id__in=agent_ids) | Q(task_id__in=task_ids))
     rows = qs.order_by("seq")[:limit]
     return [{"type": row.type, **row.payload, "timestamp": utc_iso(row.created_at), "seq": row.seq} for row in rows]
+
+
+def replay_envelopes(after: int) -> list[feed_hub.Envelope]:
+    """Stored events with ``seq > after`` as hub envelopes, oldest first (a hub that
+    lost its subscription catches up with these)."""
+    from devskyy.feed.models import FeedEvent
+
+    rows = FeedEvent.objects.filter(seq__gt=after).order_by("seq")[:_REPLAY_LIMIT]
+    return [
+        feed_hub.Envelope(
+            row.channel,
+            row.seq,
+            row.owner_id,
+            row.agent_id,
+            row.task_id,
+            _dumps({"type": row.type, **row.payload, "timestamp": utc_iso(row.created_at), "seq": row.seq}),
+        )
+        for row in rows
+    ]
 
 
 def purge_expired(*, now: datetime | None = None) -> int:
