@@ -17,7 +17,6 @@ from datetime import timedelta
 from typing import Any
 
 import redis
-from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db.models import Count, Q
@@ -127,7 +126,7 @@ async def _run() -> None:
             if purge_due and data is not None:
                 last_purge = started
             if data is not None:
-                await sync_to_async(publish_snapshot, thread_sensitive=False)(data)
+                await database_sync_to_async(publish_snapshot)(data)
         except (redis.RedisError, OSError, TimeoutError) as exc:
             logger.warning("metrics_update not published: %s", type(exc).__name__)
         except Exception:  # noqa: BLE001 - the publisher must outlive one bad tick (e.g. DB restart)

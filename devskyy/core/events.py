@@ -2,14 +2,18 @@
 
 Any process (web or task worker) calls :func:`publish` inside or outside a
 transaction. Nothing leaves before the surrounding transaction commits
-(``transaction.on_commit``); then, under one cluster-wide lock, the event is stored as
-a :class:`~devskyy.feed.models.FeedEvent` (which assigns ``seq``), serialised to JSON
-once, and published: one Redis PUBLISH that every web process's hub receives
-(devskyy/core/feed_hub.py; embedded mode hands it to the hub of this process). The
-lock covers only the insert and that one PUBLISH (a single round trip, whatever the
-number of sockets), so ``seq`` order is commit order *and* the order in which every
-hub, and so every consumer, receives live events: a client that resumes after the
-largest ``seq`` it saw has missed nothing older.
+(``transaction.on_commit``); then the event is serialised to JSON once, and stored
+and announced by ONE SQL statement, its own transaction: it takes the feed's
+transaction-scoped advisory lock, inserts the :class:`~devskyy.feed.models.FeedEvent`
+(which assigns ``seq``) and calls ``pg_notify`` with the event, the ``seq`` spliced in
+by the database. The lock is held only while PostgreSQL runs that statement (no
+client round trip inside it) and released at its commit, so ``seq`` order is commit
+order, and PostgreSQL delivers notifications in commit order: every web process's
+hub (devskyy/core/feed_hub.py), and so every consumer, receives live events in
+``seq`` order, and a client that resumes after the largest ``seq`` it saw has missed
+nothing older. One round trip per event, whatever the number of sockets or
+publishers (PERF P4/P5, bench/README.md). SQLite (embedded mode): a process lock, the
+ORM insert, and the hub of this process directly.
 
 Apps publish through this module only; ``commerce_app`` never imports ``agents_app``.
 
@@ -23,19 +27,14 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import redis
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError, connection, transaction
 
 from devskyy.core import feed_hub
-from devskyy.core.logging import Throttled
 
 logger = logging.getLogger(__name__)
 
@@ -44,12 +43,6 @@ CHANNELS = ("agents", "tasks", "round_table", "3d_pipeline", "metrics")
 _PG_LOCK_KEY = 0x6465_7673_6B79  # "devsky"
 _local_lock = threading.Lock()
 _REPLAY_LIMIT = 10_000
-# A PUBLISH must not hold the feed lock for Redis' full socket timeout.
-_PUBLISH_TIMEOUT_SECONDS = 0.5
-_publisher: redis.Redis | None = None
-_publisher_url: str | None = None
-_publisher_open_until = 0.0
-_unavailable_log = Throttled(logger, interval=30.0)
 
 
 def utc_iso(moment: datetime | None = None) -> str:
@@ -96,81 +89,112 @@ def deliver(
     persist: bool,
 ) -> int | None:
     """Store and broadcast now (normally via :func:`publish`); returns the ``seq`` or None."""
-    from devskyy.feed.models import FeedEvent
-
     now = datetime.now(UTC)
     event: dict[str, Any] = {"type": event_type, **payload, "timestamp": utc_iso(now)}
-    if not persist:
-        _broadcast(feed_hub.pack(channel, None, owner_id, agent_id, task_id, _dumps(event)))
-        return None
     try:
-        with _ordered():
-            row = FeedEvent.objects.create(
-                channel=channel,
-                type=event_type,
-                agent_id=agent_id,
-                task_id=task_id,
-                owner_id=owner_id,
-                payload=payload,
-                created_at=now,
-            )
-            event["seq"] = row.seq
-            _broadcast(feed_hub.pack(channel, row.seq, owner_id, agent_id, task_id, _dumps(event)))
+        if not persist:
+            _notify_only(feed_hub.pack(channel, None, owner_id, agent_id, task_id, _dumps(event)))
+            return None
+        if connection.vendor == "postgresql":
+            return _store_and_notify(channel, event_type, payload, agent_id, task_id, owner_id, now, event)
+        return _store_locally(channel, event_type, payload, agent_id, task_id, owner_id, now, event)
     except DatabaseError as exc:
         # The change itself is committed; only its announcement is lost. Clients that
         # resync through the API still see the truth.
         logger.warning("feed event %s/%s not stored: %s", channel, event_type, type(exc).__name__)
         return None
-    return row.seq
 
 
 def _dumps(event: dict[str, Any]) -> str:
     return json.dumps(event, separators=(",", ":"), ensure_ascii=False)
 
 
-@contextmanager
-def _ordered() -> Iterator[None]:
-    """One publisher at a time, cluster-wide on PostgreSQL, process-wide on SQLite."""
-    if connection.vendor != "postgresql":
-        with _local_lock:
-            yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(%s)", [_PG_LOCK_KEY])
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [_PG_LOCK_KEY])
+def _store_and_notify(
+    channel: str,
+    event_type: str,
+    payload: dict[str, Any],
+    agent_id: str,
+    task_id: str,
+    owner_id: int | None,
+    now: datetime,
+    event: dict[str, Any],
+) -> int:
+    from devskyy.feed.models import FeedEvent
 
-
-def _redis_publisher() -> redis.Redis:
-    global _publisher, _publisher_url
-    if _publisher is None or _publisher_url != settings.REDIS_URL:
-        _publisher = redis.Redis.from_url(
-            settings.REDIS_URL,
-            socket_timeout=_PUBLISH_TIMEOUT_SECONDS,
-            socket_connect_timeout=_PUBLISH_TIMEOUT_SECONDS,
-            health_check_interval=30,
+    # The event's JSON up to its seq; the database appends the seq and the brace.
+    event_prefix = _dumps(event)[:-1] + ',"seq":'
+    fetch = len(event_prefix.encode()) + 200 > feed_hub.NOTIFY_MAX_BYTES
+    header = feed_hub.header_prefix(channel, owner_id, agent_id, task_id, fetch=fetch)
+    body = "" if fetch else event_prefix
+    table = connection.ops.quote_name(FeedEvent._meta.db_table)
+    sql = f"""
+        WITH feed_lock AS (SELECT pg_advisory_xact_lock(%s) AS held),
+        stored AS (
+            INSERT INTO {table} (channel, type, agent_id, task_id, owner_id, payload, created_at)
+            SELECT %s, %s, %s, %s, %s, %s::jsonb, %s FROM feed_lock
+            RETURNING seq
         )
-        _publisher_url = settings.REDIS_URL
-    return _publisher
+        SELECT seq, pg_notify(%s, %s || seq::text || %s || %s || CASE WHEN %s THEN '' ELSE seq::text || '}}' END)
+        FROM stored
+    """  # noqa: S608 - the table name is ours, every value is a parameter
+    params = [
+        _PG_LOCK_KEY,
+        channel,
+        event_type,
+        agent_id,
+        task_id,
+        owner_id,
+        json.dumps(payload),
+        now,
+        feed_hub.NOTIFY_CHANNEL,
+        header,
+        "}\n",
+        body,
+        fetch,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        seq = int(cursor.fetchone()[0])
+    return seq
 
 
-def _broadcast(raw: bytes) -> None:
-    """One PUBLISH to every web process (embedded: to this process's hubs)."""
-    global _publisher_open_until
-    if not settings.REDIS_URL:
+def _store_locally(
+    channel: str,
+    event_type: str,
+    payload: dict[str, Any],
+    agent_id: str,
+    task_id: str,
+    owner_id: int | None,
+    now: datetime,
+    event: dict[str, Any],
+) -> int:
+    from devskyy.feed.models import FeedEvent
+
+    with _local_lock:  # one publisher at a time: seq order is delivery order
+        row = FeedEvent.objects.create(
+            channel=channel,
+            type=event_type,
+            agent_id=agent_id,
+            task_id=task_id,
+            owner_id=owner_id,
+            payload=payload,
+            created_at=now,
+        )
+        event["seq"] = row.seq
+        feed_hub.dispatch_local(feed_hub.pack(channel, row.seq, owner_id, agent_id, task_id, _dumps(event)))
+    return int(row.seq)
+
+
+def _notify_only(raw: str) -> None:
+    """A snapshot that is not stored (no seq): to every hub, in no particular order."""
+    if connection.vendor != "postgresql":
         feed_hub.dispatch_local(raw)
         return
-    if time.monotonic() < _publisher_open_until:
-        return  # Redis just failed: stored already; hubs replay it when they reconnect
-    try:
-        _redis_publisher().publish(feed_hub.pubsub_channel(), raw)
-    except (redis.RedisError, OSError) as exc:
-        _publisher_open_until = time.monotonic() + settings.REDIS_BREAKER_SECONDS
-        # Stored already: a hub that reconnects replays it, a client that resumes gets it.
-        _unavailable_log.warning("feed event not broadcast: %s", type(exc).__name__)
+    if len(raw.encode()) > feed_hub.NOTIFY_MAX_BYTES:
+        logger.warning("feed snapshot of %d bytes not sent: too large for a notification", len(raw))
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_notify(%s, %s)", [feed_hub.NOTIFY_CHANNEL, raw])
 
 
 # --- reads for the consumers --------------------------------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections import deque
 from typing import Any
 
@@ -16,7 +15,7 @@ from agents_app.consumers import CLOSE_TOO_SLOW, MAX_BACKLOG, FeedConsumer
 from devskyy.core import feed_hub
 from devskyy.core.events import deliver
 from tests.support.auth import access_token, make_user
-from tests.support.servers import gunicorn, redis_server
+from tests.support.servers import gunicorn
 
 
 class _Recorder:
@@ -87,31 +86,55 @@ def test_events_owned_by_someone_else_never_enter_the_outbox() -> None:
 @pytest.mark.services
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_a_hub_that_lost_redis_replays_the_stored_events_it_missed(server_env: dict[str, str]) -> None:
+def test_a_hub_that_lost_its_connection_replays_the_stored_events_it_missed(server_env: dict[str, str]) -> None:
+    from django.db import connection
+
     user = make_user()
-    with redis_server() as redis:
-        env = {
-            **server_env,
-            "REDIS_URL": redis.url,
-            "SECRET_KEY": settings.SECRET_KEY,
-            "JWT_SECRET_KEY": settings.JWT_SECRET_KEY,
-        }
-        settings_redis = settings.REDIS_URL
-        with gunicorn(env, workers=1) as server:
-            url = server.url.replace("http://", "ws://") + "/ws/agents?token=" + access_token(user)
-            with connect(url, open_timeout=10) as ws:
-                assert json.loads(ws.recv(timeout=10))["type"] == "connected"
-                redis.stop()
-                try:
-                    settings.REDIS_URL = redis.url  # this process publishes to the stopped Redis
-                    missed = deliver(
-                        "agents", "agent_status_update", {"agent_id": "x-1", "status": "idle"}, "x-1", "", None, True
-                    )
-                finally:
-                    settings.REDIS_URL = settings_redis
-                assert missed is not None  # stored, not broadcast
-                time.sleep(0.5)
-                redis.start()
-                received: dict[str, Any] = json.loads(ws.recv(timeout=20))
+    env = {**server_env, "SECRET_KEY": settings.SECRET_KEY, "JWT_SECRET_KEY": settings.JWT_SECRET_KEY}
+    with gunicorn(env, workers=1) as server:
+        url = server.url.replace("http://", "ws://") + "/ws/agents?token=" + access_token(user)
+        with connect(url, open_timeout=10) as ws:
+            assert json.loads(ws.recv(timeout=10))["type"] == "connected"
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND query = %s",
+                    [f'LISTEN "{feed_hub.NOTIFY_CHANNEL}"'],
+                )
+                assert cursor.fetchall() == [(True,)]
+            # Nobody listens in that process now: this notification reaches no hub.
+            missed = deliver(
+                "agents", "agent_status_update", {"agent_id": "x-1", "status": "idle"}, "x-1", "", None, True
+            )
+            assert missed is not None
+            received: dict[str, Any] = json.loads(ws.recv(timeout=20))
+            note = "y" * (feed_hub.NOTIFY_MAX_BYTES + 100)  # too large to travel: read from the table
+            large = deliver(
+                "agents", "agent_status_update", {"agent_id": "x-1", "data": {"note": note}}, "x-1", "", None, True
+            )
+            received_large: dict[str, Any] = json.loads(ws.recv(timeout=20))
     assert received["type"] == "agent_status_update"
     assert received["seq"] == missed
+    assert (received_large["seq"], received_large["data"]["note"]) == (large, note)
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_an_event_too_large_to_notify_is_read_from_the_table() -> None:
+    from devskyy.core.events import replay_envelopes
+
+    big = "x" * (feed_hub.NOTIFY_MAX_BYTES + 100)
+    seq = deliver(
+        "agents",
+        "agent_status_update",
+        {"agent_id": "x-1", "status": "idle", "data": {"note": big}},
+        "x-1",
+        "",
+        None,
+        True,
+    )
+    assert seq is not None
+    (envelope,) = [e for e in replay_envelopes(seq - 1) if e.seq == seq]
+    assert json.loads(envelope.text)["data"]["note"] == big
+    with pytest.raises(feed_hub.EventNotCarriedError):
+        feed_hub.unpack(feed_hub.header_prefix("agents", None, "x-1", "", fetch=True) + f"{seq}}}\n")
