@@ -111,7 +111,6 @@ def produce(tasks: int, rate: float, threads: int, timeout: float) -> dict[str, 
 
     user = get_user_model().objects.filter(username__startswith="bench-").order_by("-pk").first()
     slug, action, parameters = TOOL
-    marker = f"bench-{time.time_ns()}"
     interval = threads / rate if rate > 0 else 0.0
     ids: list[str] = []
     lock = threading.Lock()
@@ -135,7 +134,6 @@ def produce(tasks: int, rate: float, threads: int, timeout: float) -> dict[str, 
                     action=action,
                     parameters=parameters,
                     user=user,
-                    idempotency_key=f"{marker}-{index}",
                 )
                 with lock:
                     ids.append(str(created.task.id))

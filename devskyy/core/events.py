@@ -137,7 +137,7 @@ def _store_and_notify(
         SELECT seq, pg_notify(%s, %s || seq::text || %s || %s || CASE WHEN %s THEN '' ELSE seq::text || '}}' END)
         FROM stored
     """  # noqa: S608 - the table name is ours, every value is a parameter
-    params = [
+    params: list[Any] = [
         _PG_LOCK_KEY,
         channel,
         event_type,
