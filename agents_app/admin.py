@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from agents_app.agent_list import agents_list_changed
 from agents_app.exceptions import ToolInputInvalidError
 from agents_app.models import Agent, AgentTask, TaskStatus
 from agents_app.selectors import agent_effective_status, agent_stats, agents_with_stats
@@ -202,6 +203,19 @@ class AgentAdmin(admin.ModelAdmin[Agent]):
             "<th>created (UTC)</th><th>duration</th></tr></thead><tbody>{}</tbody></table>",
             body,
         )
+
+    # Edits here change what GET /api/v1/agents shows: re-render it everywhere.
+    def save_model(self, request: HttpRequest, obj: Agent, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        agents_list_changed()
+
+    def delete_model(self, request: HttpRequest, obj: Agent) -> None:
+        super().delete_model(request, obj)
+        agents_list_changed()
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
+        super().delete_queryset(request, queryset)
+        agents_list_changed()
 
     @admin.action(description="Enable (start) selected agents")
     def start_agents(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:

@@ -12,7 +12,14 @@ visible to the requesting user and staff.
     {"type": "agent_status_update", "seq", "timestamp", "agent_id", "status",
      "data": {"reason", "running_tasks"?, "task_id"?}}
 
-visible to every authenticated user.
+visible to every authenticated user. Task-driven updates (``task_started``,
+``task_finished``) are throttled per agent and process: the first goes out at once,
+later ones within AGENT_STATUS_EVENT_SECONDS are folded into one trailing update
+sent when the interval ends, with the running count measured then. So an agent
+busy with hundreds of tasks a second announces itself about once a second, not
+twice per task (PERF P5: these events and their counts were a third of a task's
+work, and every dashboard socket would receive them), and the last update always
+states the final status.
 
 ``competition_update`` on channel ``round_table`` (one per Round Table stage)::
 
@@ -34,10 +41,18 @@ visible to the run's requester and staff.
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from typing import Any
 
-from agents_app.models import Agent, AgentTask
+from django.conf import settings
+from django.db import connection
+
+from agents_app.models import Agent, AgentStatus, AgentTask, TaskStatus
 from devskyy.core.events import publish
+
+logger = logging.getLogger(__name__)
 
 
 def publish_task_update(task: AgentTask, *, agent_slug: str, extra: dict[str, Any] | None = None) -> None:
@@ -111,3 +126,78 @@ def publish_workflow_update(
         payload={"workflow_id": workflow_id, "workflow_name": workflow_name, "status": status, "data": data},
         owner_id=owner_id,
     )
+
+
+def _running_tasks(agent_id: int) -> int:
+    return AgentTask.objects.filter(agent_id=agent_id, status=TaskStatus.RUNNING).count()
+
+
+def _announce_load(agent: Agent, reason: str, task_id: str) -> None:
+    running = _running_tasks(agent.pk)
+    status = AgentStatus.RUNNING if running else agent.status
+    publish_agent_status(agent, reason=reason, status=status, running_tasks=running, task_id=task_id)
+
+
+class _AgentStatusThrottle:
+    """Leading- and trailing-edge throttle of task-driven agent status updates."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last: dict[int, float] = {}
+        self._pending: set[int] = set()
+        self._timers: list[threading.Timer] = []
+
+    def reset(self) -> None:
+        """Forget every agent and cancel pending trailing updates (tests)."""
+        with self._lock:
+            for timer in self._timers:
+                timer.cancel()
+            self._timers.clear()
+            self._last.clear()
+            self._pending.clear()
+
+    def changed(self, agent: Agent, *, reason: str, task_id: str) -> None:
+        interval = settings.AGENT_STATUS_EVENT_SECONDS
+        if interval <= 0:
+            _announce_load(agent, reason, task_id)
+            return
+        now = time.monotonic()
+        with self._lock:
+            if agent.pk in self._pending:
+                return  # a trailing update is due and will measure the count then
+            wait = self._last.get(agent.pk, float("-inf")) + interval - now
+            if wait > 0:
+                self._pending.add(agent.pk)
+                timer = threading.Timer(wait, self._trailing, args=(agent.pk, reason, task_id))
+                timer.daemon = True
+                self._timers = [t for t in self._timers if t.is_alive()] + [timer]
+                timer.start()
+                return
+            self._last[agent.pk] = now
+        _announce_load(agent, reason, task_id)
+
+    def _trailing(self, agent_pk: int, reason: str, task_id: str) -> None:
+        with self._lock:
+            self._pending.discard(agent_pk)
+            self._last[agent_pk] = time.monotonic()
+        try:
+            agent = Agent.objects.filter(pk=agent_pk).first()
+            if agent is not None:
+                _announce_load(agent, reason, task_id)
+        except Exception:  # noqa: BLE001 - a lost announcement; the API stays the truth
+            logger.exception("trailing agent status update failed")
+        finally:
+            connection.close()  # this timer thread's own connection
+
+
+_throttle = _AgentStatusThrottle()
+
+
+def reset_throttle() -> None:
+    _throttle.reset()
+
+
+def agent_load_changed(agent: Agent, *, reason: str, task_id: str) -> None:
+    """A task of ``agent`` started or finished: announce its status and running count
+    (throttled, see the module docstring)."""
+    _throttle.changed(agent, reason=reason, task_id=task_id)

@@ -32,14 +32,13 @@ from typing import Any
 
 import redis
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
 
 from agents_app.models import AgentTask, TaskStatus
 from devskyy.core.background import embedded_backlog
-from devskyy.core.events import group_name, purge_expired, utc_iso
+from devskyy.core.events import deliver, purge_expired, utc_iso
 from devskyy.core.metrics import histogram_quantile, http_totals
 from devskyy.feed.models import FeedEvent
 
@@ -157,19 +156,13 @@ def _tick(ttl: float, purge_due: bool) -> dict[str, Any] | None:
     return metrics_snapshot()
 
 
-def snapshot_message(data: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "feed.event",
-        "event": {"type": "metrics_update", "timestamp": utc_iso(), "data": data},
-        "owner_id": None,
-        "agent_id": "",
-        "task_id": "",
-    }
+def publish_snapshot(data: dict[str, Any]) -> None:
+    """Broadcast one ``metrics_update`` to every web process (not stored: no ``seq``)."""
+    deliver("metrics", "metrics_update", {"data": data}, "", "", None, False)
 
 
 async def _run() -> None:
     interval = settings.METRICS_FEED_INTERVAL_SECONDS
-    layer = get_channel_layer()
     last_purge = 0.0
     while True:
         # Sleep first: a socket on /ws/metrics gets a snapshot when it connects.
@@ -180,8 +173,8 @@ async def _run() -> None:
             data = await database_sync_to_async(_tick)(interval * 3, purge_due)
             if purge_due and data is not None:
                 last_purge = started
-            if data is not None and layer is not None:
-                await layer.group_send(group_name("metrics"), snapshot_message(data))
+            if data is not None:
+                await database_sync_to_async(publish_snapshot)(data)
         except (redis.RedisError, OSError, TimeoutError) as exc:
             logger.warning("metrics_update not published: %s", type(exc).__name__)
         except Exception:  # noqa: BLE001 - the publisher must outlive one bad tick (e.g. DB restart)

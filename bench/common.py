@@ -24,7 +24,8 @@ BIN = Path(sys.executable).parent
 RESULTS = ROOT / "bench" / "results"
 PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
-BENCH_DB = "devskyy_bench"
+# Database and Redis of the benchmarks: never a test or development database.
+BENCH_DB = os.environ.get("BENCH_DB", "devskyy_bench")
 
 PRODUCTION_ENV = {
     "ENVIRONMENT": "production",
@@ -183,3 +184,78 @@ def save(name: str, data: dict[str, object]) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(data, indent=2))
     return path
+
+
+def django_json(args: list[str], env: dict[str, str] | None = None) -> dict[str, object]:
+    """Run ``python -m bench.fixtures <args>`` against the benchmark database; its JSON."""
+    out = subprocess.run(
+        [str(BIN / "python"), "-m", "bench.fixtures", *args],
+        cwd=ROOT,
+        env=env_with(env or PRODUCTION_ENV),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    result: dict[str, object] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+@contextlib.contextmanager
+def fastapi_baseline(workers: int = 2) -> Iterator[Server]:
+    """The old service's stack (bench/fastapi_baseline) on the benchmark database."""
+    port = free_port()
+    command = [
+        str(BIN / "gunicorn"),
+        "bench.fastapi_baseline.app:app",
+        "-k",
+        "uvicorn_worker.UvicornWorker",
+        "-w",
+        str(workers),
+        "-b",
+        f"127.0.0.1:{port}",
+        "--log-level",
+        "warning",
+    ]
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=env_with({"BENCH_DSN": f"{PG_ADMIN_URL}/{BENCH_DB}"}),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"baseline exited: {process.stderr.read().decode()[-2000:] if process.stderr else ''}"
+                )
+            try:
+                httpx.get(url + "/live", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        yield Server(url, process)
+    finally:
+        stop_group(process)
+
+
+def stop_group(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """SIGTERM the process group we started, SIGKILL it if it lingers."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])

@@ -2,10 +2,12 @@
 
 ``daphne devskyy.asgi:application`` or gunicorn with ``devskyy.serving.Worker``.
 
-HTTP goes, by default, to Django's WSGI handler on a thread pool (a2wsgi): our views
-are synchronous, and Django's own ASGI handler costs a sync/async hand-off per
-request and per middleware (3-5x the CPU, PERF.md). ASGI_HTTP_MODE=asgi switches to
-Django's ASGI handler. WebSockets always go to Channels.
+HTTP goes, by default, to Django's WSGI handler on a thread pool
+(devskyy.wsgi_bridge: one thread hop per request): our views are synchronous, and
+Django's own ASGI handler costs a sync/async hand-off per request and per middleware
+(3-5x the CPU, PERF.md). ASGI_HTTP_MODE=a2wsgi uses the a2wsgi adapter instead
+(slower, bench/README.md), ASGI_HTTP_MODE=asgi Django's ASGI handler. WebSockets
+always go to Channels.
 """
 
 from __future__ import annotations
@@ -26,9 +28,14 @@ from django.core.wsgi import get_wsgi_application  # noqa: E402
 
 from devskyy.core.ws_auth import websocket_auth_stack  # noqa: E402
 from devskyy.routing import websocket_urlpatterns  # noqa: E402
+from devskyy.wsgi_bridge import WSGIBridge  # noqa: E402
 
 http_app: Any
 if settings.ASGI_HTTP_MODE == "wsgi":
+    http_app = WSGIBridge(
+        get_wsgi_application(), threads=settings.WEB_THREADS, max_body_bytes=settings.REQUEST_BODY_MAX_BYTES
+    )
+elif settings.ASGI_HTTP_MODE == "a2wsgi":
     http_app = WSGIMiddleware(get_wsgi_application(), workers=settings.WEB_THREADS)  # type: ignore[arg-type]
 else:
     http_app = django_asgi_app

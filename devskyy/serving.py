@@ -23,4 +23,5 @@ class Worker(UvicornWorker):
         "server_header": False,
         "ws_ping_interval": 20.0,
         "ws_ping_timeout": 20.0,
+        "ws_per_message_deflate": False,
     }

@@ -17,13 +17,19 @@ from typing import Any
 
 import redis
 from celery import Celery
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import task_postrun, task_prerun, worker_ready, worker_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "devskyy.settings")
 
 app = Celery("devskyy")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Celery's Django fix-up closes every database connection before and after each task
+# unless told to reuse them: a new PostgreSQL connection per task, the largest cost of
+# a short task (PERF P5, bench/README.md). Connections are kept instead and checked
+# around each task the way Django checks them around each request (CONN_MAX_AGE,
+# CONN_HEALTH_CHECKS): see _check_connections below.
+app.conf.CELERY_DB_REUSE_MAX = 1_000_000_000
 
 logger = logging.getLogger(__name__)
 # Sorted set: member = worker hostname, score = when its liveness mark expires
@@ -48,6 +54,18 @@ def _heartbeat_loop(hostname: str) -> None:
         except redis.RedisError as exc:
             logger.warning("worker heartbeat to Redis failed: %s", type(exc).__name__)
         _stop.wait(interval)
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _check_connections(sender: Any = None, **kwargs: Any) -> None:
+    """Close connections past CONN_MAX_AGE or broken (Django's per-request rule)."""
+    request = getattr(sender, "request", None)
+    if request is not None and getattr(request, "is_eager", False):
+        return  # embedded mode runs the task in a thread that manages its own connections
+    from django.db import close_old_connections
+
+    close_old_connections()
 
 
 @worker_ready.connect

@@ -91,3 +91,25 @@ def _fresh_rate_limits() -> None:
     from devskyy.core.ratelimit import get_limiter
 
     get_limiter().reset()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process_caches() -> None:
+    """Each test starts with nothing remembered by this process (verified API keys and
+    JWT users, the rendered agents list): rolled-back test data must not leak."""
+    from agents_app import agent_list
+    from agents_app.events import reset_throttle
+    from devskyy.core import principal_cache
+    from devskyy.core.api_keys import forget_verified
+
+    forget_verified()
+    principal_cache.forget()
+    agent_list.forget()
+    reset_throttle()
+
+
+@pytest.fixture(autouse=True)
+def _every_agent_status_event(settings: object) -> None:
+    """In-process tests see every task-driven agent status event (no throttle timers
+    outliving a test); tests of the throttle set their own interval."""
+    settings.AGENT_STATUS_EVENT_SECONDS = 0  # type: ignore[attr-defined]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.pagination import CursorPagination
@@ -13,7 +15,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agents_app import selectors
+from agents_app import agent_list, selectors
+from agents_app.agent_list import agent_payload
 from agents_app.api.serializers import (
     AgentOutputSerializer,
     AgentStatsSerializer,
@@ -39,25 +42,6 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
     OpenApiParameter.HEADER,
     description="same key + same body from the same user returns the first task (200); another body gives 409",
 )
-
-
-def agent_payload(agent: Agent, status: dict[str, bool]) -> dict[str, Any]:
-    return {
-        "id": agent.slug,
-        "type": agent.type,
-        "name": agent.name,
-        "description": agent.description,
-        "category": agent.category,
-        "status": selectors.agent_effective_status(agent),
-        "enabled": agent.enabled,
-        "capabilities": agent.capabilities,
-        "tools": agent.tools,
-        "mlModels": agent.ml_models,
-        "preferredProvider": agent.preferred_provider,
-        "preferredModel": agent.preferred_model,
-        "stats": selectors.agent_stats(agent),
-        "statusDetail": selectors.agent_requirements(agent, status),
-    }
 
 
 def tool_payload(tool: Tool, status: dict[str, bool]) -> dict[str, Any]:
@@ -106,9 +90,11 @@ def _created_response(created: CreatedTask) -> Response:
 
 class AgentListView(APIView):
     @extend_schema(responses=AgentOutputSerializer(many=True), summary="All agents with stats from their tasks")
-    def get(self, request: Request) -> Response:
-        status = integration_status()
-        return Response([agent_payload(agent, status) for agent in selectors.agents_with_stats()])
+    def get(self, request: Request) -> HttpResponse:
+        body = agent_list.agents_list_json(request)
+        if request.accepted_renderer.format == "json":
+            return HttpResponse(body, content_type="application/json")
+        return Response(json.loads(body))  # the browsable API (DEBUG)
 
 
 class AgentDetailView(APIView):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from agents_app import catalog
+from agents_app.agent_list import agents_list_changed
 from agents_app.events import publish_agent_status
 from agents_app.exceptions import AgentNotFoundError
 from agents_app.models import Agent, AgentStatus
@@ -45,6 +46,7 @@ def agents_seed() -> SeedResult:
             created += 1
         else:
             updated += 1
+    agents_list_changed()
     return SeedResult(created=created, updated=updated, total=Agent.objects.count())
 
 
@@ -65,6 +67,7 @@ def agent_start(*, slug: str) -> Agent:
         agent.enabled = True
         agent.status = AgentStatus.IDLE
         agent.save(update_fields=["enabled", "status", "updated_at"])
+        agents_list_changed()
         publish_agent_status(agent, reason="started")
     return agent
 
@@ -79,5 +82,6 @@ def agent_stop(*, slug: str) -> Agent:
         agent.enabled = False
         agent.status = AgentStatus.DISABLED
         agent.save(update_fields=["enabled", "status", "updated_at"])
+        agents_list_changed()
         publish_agent_status(agent, reason="stopped")
     return agent

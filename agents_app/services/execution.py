@@ -14,20 +14,23 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db.models import F, Q
+from django.db import connection
+from django.db.models import F, Model, Q
 from django.utils import timezone
 
-from agents_app.events import publish_agent_status, publish_task_update
+from agents_app.agent_list import agents_list_changed
+from agents_app.events import agent_load_changed, publish_task_update
 from agents_app.exceptions import LeaseLost, TaskCancelled
 from agents_app.llm.selectors import last_llm_call, spend_totals
-from agents_app.models import AgentTask, TaskStatus
+from agents_app.models import Agent, AgentTask, TaskStatus
 from agents_app.services.tasks import LLM_ACTION, after_task_final
 from agents_app.tools.base import get_tool, validate_input
 from agents_app.tools.integrations import check_requirements
@@ -53,25 +56,33 @@ def _lease_until() -> Any:
 def task_claim(*, task_id: str, worker: str) -> tuple[AgentTask | None, RunOutcome | None]:
     """Claim the task for this attempt; returns (task, None) or (None, why not)."""
     now = timezone.now()
-    claimable = Q(status=TaskStatus.PENDING, cancel_requested=False) | Q(
-        status=TaskStatus.RUNNING, lease_expires_at__lt=now
-    )
-    claimed = (
-        AgentTask.objects.filter(pk=task_id)
-        .filter(claimable)
-        .update(
-            status=TaskStatus.RUNNING,
-            attempts=F("attempts") + 1,
-            started_at=now,
-            progress=0,
-            lease_expires_at=_lease_until(),
-            worker=worker[:200],
+    if connection.vendor == "postgresql":
+        claimed_task = _claim_returning(task_id, worker, now)
+        if claimed_task is not None:
+            agents_list_changed()  # tasksRunning
+            return claimed_task, None
+        claimed = 0  # not claimable: find out why below
+    else:
+        claimable = Q(status=TaskStatus.PENDING, cancel_requested=False) | Q(
+            status=TaskStatus.RUNNING, lease_expires_at__lt=now
         )
-    )
+        claimed = (
+            AgentTask.objects.filter(pk=task_id)
+            .filter(claimable)
+            .update(
+                status=TaskStatus.RUNNING,
+                attempts=F("attempts") + 1,
+                started_at=now,
+                progress=0,
+                lease_expires_at=_lease_until(),
+                worker=worker[:200],
+            )
+        )
     task = AgentTask.objects.select_related("agent").filter(pk=task_id).first()
     if task is None:
         return None, RunOutcome("missing")
     if claimed:
+        agents_list_changed()  # tasksRunning
         return task, None
     if task.status == TaskStatus.PENDING and task.cancel_requested:
         _finish(task, TaskStatus.CANCELLED, {})
@@ -81,11 +92,69 @@ def task_claim(*, task_id: str, worker: str) -> tuple[AgentTask | None, RunOutco
     return None, RunOutcome("already_final")
 
 
+def _claim_sql() -> str:
+    task_table = connection.ops.quote_name(AgentTask._meta.db_table)
+    agent_table = connection.ops.quote_name(Agent._meta.db_table)
+    quote = connection.ops.quote_name
+    columns = [f"t.{quote(f.column)}" for f in AgentTask._meta.concrete_fields]
+    columns += [f"a.{quote(f.column)}" for f in Agent._meta.concrete_fields]
+    # Table and column names are ours; every value is a parameter.
+    return (
+        f"UPDATE {task_table} AS t SET status = %s, attempts = t.attempts + 1, started_at = %s, progress = 0, "  # noqa: S608
+        f"lease_expires_at = %s, worker = %s FROM {agent_table} AS a "
+        "WHERE t.id = %s AND a.id = t.agent_id AND ((t.status = %s AND NOT t.cancel_requested) "
+        "OR (t.status = %s AND t.lease_expires_at < %s)) "
+        f"RETURNING {', '.join(columns)}"
+    )
+
+
+def _instance(model: type[Model], values: Sequence[Any]) -> Any:
+    """A model instance from raw column values, converted as the ORM would."""
+    fields = model._meta.concrete_fields
+    converted = []
+    for field, value in zip(fields, values, strict=True):
+        converters = [*connection.ops.get_db_converters(field.cached_col), *field.get_db_converters(connection)]  # type: ignore[attr-defined]
+        for converter in converters:
+            value = converter(value, field.cached_col, connection)
+        converted.append(value)
+    return model.from_db(connection.alias, [f.attname for f in fields], converted)
+
+
+def _claim_returning(task_id: str, worker: str, now: datetime) -> AgentTask | None:
+    """PostgreSQL: claim and read the task with its agent in one statement (PERF P5:
+    the claim was an UPDATE and a SELECT, each compiled by the ORM)."""
+    params = [
+        TaskStatus.RUNNING.value,
+        now,
+        _lease_until(),
+        worker[:200],
+        task_id,
+        TaskStatus.PENDING.value,
+        TaskStatus.RUNNING.value,
+        now,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_claim_sql(), params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    split = len(AgentTask._meta.concrete_fields)
+    task: AgentTask = _instance(AgentTask, row[:split])
+    task.agent = _instance(Agent, row[split:])
+    return task
+
+
 class TaskContext:
     """Passed to tools: ``checkpoint(progress)`` renews the lease and honours cancellation.
 
     LLM runs also ``record_step`` each model call and tool run: kept in ``steps`` (they
     end up in the task's result, on failure too) and streamed as ``task_update``.
+
+    Progress events are coalesced: a changed progress is published only if the last
+    event of this task left at least TASK_PROGRESS_EVENT_SECONDS ago (the ``running``
+    event counts), so a task that checkpoints often, or finishes quickly, does not
+    flood the feed; its final progress arrives with the ``completed`` event (PERF P5).
+    The row's progress is written at every checkpoint regardless.
     """
 
     def __init__(self, task: AgentTask) -> None:
@@ -97,6 +166,7 @@ class TaskContext:
         self.owner_id: int | None = task.requested_by_id
         self.steps: list[dict[str, Any]] = []
         self._last_progress = task.progress
+        self._last_event_at = time.monotonic()  # the "running" event was just published
 
     @property
     def progress(self) -> int:
@@ -104,20 +174,25 @@ class TaskContext:
 
     def checkpoint(self, progress: int, *, extra: dict[str, Any] | None = None) -> None:
         progress = max(0, min(100, int(progress)))
-        row = AgentTask.objects.filter(pk=self.task.pk).values("status", "attempts", "cancel_requested").first()
-        if row is None or row["status"] != TaskStatus.RUNNING or row["attempts"] != self.attempt:
-            raise LeaseLost(str(self.task.pk))
-        if row["cancel_requested"]:
-            raise TaskCancelled(str(self.task.pk))
-        updated = AgentTask.objects.filter(pk=self.task.pk, status=TaskStatus.RUNNING, attempts=self.attempt).update(
-            progress=progress, lease_expires_at=_lease_until()
-        )
+        # One conditional UPDATE in the common case; the reason is looked up only when
+        # it changes nothing (lease lost, or cancellation requested).
+        updated = AgentTask.objects.filter(
+            pk=self.task.pk, status=TaskStatus.RUNNING, attempts=self.attempt, cancel_requested=False
+        ).update(progress=progress, lease_expires_at=_lease_until())
         if not updated:
+            row = AgentTask.objects.filter(pk=self.task.pk).values("status", "attempts", "cancel_requested").first()
+            owned = row is not None and row["status"] == TaskStatus.RUNNING and row["attempts"] == self.attempt
+            if owned and row is not None and row["cancel_requested"]:
+                raise TaskCancelled(str(self.task.pk))
             raise LeaseLost(str(self.task.pk))
         if progress != self._last_progress or extra:
             self._last_progress = progress
             self.task.progress = progress
-            publish_task_update(self.task, agent_slug=self.agent_slug, extra=extra)
+            now = time.monotonic()
+            # LLM step summaries always go out (each is news); plain progress is coalesced.
+            if extra or now - self._last_event_at >= settings.TASK_PROGRESS_EVENT_SECONDS:
+                self._last_event_at = now
+                publish_task_update(self.task, agent_slug=self.agent_slug, extra=extra)
 
     def record_step(self, step: dict[str, Any], *, progress: int, summary: dict[str, Any]) -> None:
         """Keep ``step`` for the result and stream ``summary`` as a progress event."""
@@ -132,23 +207,15 @@ def _finish(task: AgentTask, status: str, fields: dict[str, Any]) -> bool:
     owned = Q(status=TaskStatus.RUNNING, attempts=task.attempts)
     if status == TaskStatus.CANCELLED:
         owned |= Q(status=TaskStatus.PENDING, cancel_requested=True)
-    updated = (
-        AgentTask.objects.filter(pk=task.pk)
-        .filter(owned)
-        .update(status=status, finished_at=now, duration_ms=duration_ms, lease_expires_at=None, **fields)
-    )
+    values = {"status": status, "finished_at": now, "duration_ms": duration_ms, "lease_expires_at": None, **fields}
+    updated = AgentTask.objects.filter(pk=task.pk).filter(owned).update(**values)
     if not updated:
         return False
-    task.refresh_from_db()
+    agents_list_changed()  # counts, latency, cost
+    for name, value in values.items():  # the row now holds exactly these (no re-read)
+        setattr(task, name, value)
     publish_task_update(task, agent_slug=task.agent.slug)
-    running = AgentTask.objects.filter(agent_id=task.agent_id, status=TaskStatus.RUNNING).count()
-    publish_agent_status(
-        task.agent,
-        reason="task_finished",
-        status="running" if running else task.agent.status,
-        running_tasks=running,
-        task_id=str(task.id),
-    )
+    agent_load_changed(task.agent, reason="task_finished", task_id=str(task.id))
     AGENT_TASKS.labels(category=task.agent.category, status=status).inc()
     if duration_ms is not None and status == TaskStatus.COMPLETED:
         AGENT_TASK_DURATION.labels(category=task.agent.category).observe(duration_ms / 1000)
@@ -191,8 +258,7 @@ def task_execute(*, task_id: str, worker: str) -> RunOutcome:
         logger.info("task %s not run: %s", task_id, refused.outcome)
         return refused
     publish_task_update(task, agent_slug=task.agent.slug)
-    running = AgentTask.objects.filter(agent_id=task.agent_id, status=TaskStatus.RUNNING).count()
-    publish_agent_status(task.agent, reason="task_started", status="running", running_tasks=running, task_id=task_id)
+    agent_load_changed(task.agent, reason="task_started", task_id=task_id)
     context = TaskContext(task)
     started = time.monotonic()
     try:

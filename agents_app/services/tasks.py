@@ -108,17 +108,22 @@ def task_create(
     if not agent.enabled or agent.status == AgentStatus.DISABLED:
         raise AgentStoppedError(f"Agent {agent.slug!r} is stopped; start it first.", details={"agent_id": agent.slug})
     resolve_action(agent, action, parameters, use_round_table=use_round_table)
+    fields = {
+        "agent": agent,
+        "action": action,
+        "parameters": parameters,
+        "use_round_table": use_round_table,
+        "requested_by_id": user_id,
+        "idempotency_key": idempotency_key,
+        "request_hash": digest,
+    }
+    if idempotency_key is None:  # nothing to race for: no savepoint (two round trips)
+        task = AgentTask.objects.create(**fields)
+        queue_task(task, agent.slug)
+        return CreatedTask(task=task, created=True)
     try:
         with transaction.atomic():
-            task = AgentTask.objects.create(
-                agent=agent,
-                action=action,
-                parameters=parameters,
-                use_round_table=use_round_table,
-                requested_by_id=user_id,
-                idempotency_key=idempotency_key,
-                request_hash=digest,
-            )
+            task = AgentTask.objects.create(**fields)
     except IntegrityError:
         # A concurrent request with the same key won the race: answer with its task.
         existing = AgentTask.objects.select_related("agent").get(

@@ -3,20 +3,36 @@
 A key is ``<8-char prefix>.<32-char secret>``; only its SHA-512 hash is stored
 (djangorestframework-api-key). It is shown once, at creation. Each key carries one
 role and authenticates requests like a user holding that role.
+
+Verified keys are remembered per process (PERF P1: the database lookup was the
+largest cost of an authenticated request), keyed by prefix and the SHA-512 of the
+whole key, with the ``auth`` version (devskyy/core/versions.py) read *before* the
+database row was. A remembered key is used only while that version is current, and
+for at most API_KEY_CACHE_SECONDS. Revoking a key (or any change to a key row) bumps
+the version after commit, so from the next request on every process reads the row
+again and refuses the key: revocation stays immediate. Redis unreachable: the
+version is unknown and every request reads the database. Inside a transaction
+nothing is remembered or served. On /api/ requests the version comes with the rate
+limiter's round trip, so a remembered key costs no I/O.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 
+from devskyy.core import versions
 from devskyy.core.audit import audit_record
 from devskyy.core.errors import DomainError, NotFoundError
 from devskyy.core.models import APIKey
@@ -24,6 +40,20 @@ from devskyy.core.roles import Role
 
 _API_KEY_SCHEME = "api-key"
 _CACHE_ATTR = "_devskyy_api_key"
+AUTH_VERSION = versions.AUTH
+_MAX_REMEMBERED = 10_000
+
+
+@dataclass(frozen=True)
+class _Verified:
+    digest: bytes  # SHA-512 of the whole key
+    api_key: APIKey
+    version: int  # the auth version read before the row was
+    until: float  # monotonic
+
+
+_verified: dict[str, _Verified] = {}
+_verified_lock = threading.Lock()
 
 
 class APIKeyRejectedError(DomainError):
@@ -110,7 +140,7 @@ def api_key_revoke(*, prefix: str, actor: Any = None) -> APIKey:
         raise NotFoundError(f"No API key with prefix {prefix!r}.")
     if not api_key.revoked:
         api_key.revoked = True
-        api_key.save(update_fields=["revoked"])
+        api_key.save(update_fields=["revoked"])  # bumps the auth version (core/receivers.py)
         audit_record(
             action="api_key.revoked",
             actor=actor,
@@ -145,12 +175,43 @@ def raw_key_from_request(request: HttpRequest) -> str | None:
     return None
 
 
-def api_key_authenticate(raw: str) -> APIKey:
-    """The usable key matching ``raw``, or ``APIKeyRejectedError``. Reads the database every
-    time, so a revocation is effective for the very next request."""
+def _digest(raw: str) -> bytes:
+    return hashlib.sha512(raw.encode()).digest()
+
+
+def _remembered(raw: str) -> _Verified | None:
+    """This process's verified copy of the key ``raw``, if any (no I/O, no version check)."""
+    prefix, _, _ = raw.partition(".")
+    entry = _verified.get(prefix)
+    if entry is None or time.monotonic() >= entry.until or entry.api_key.has_expired:
+        return None
+    if not hmac.compare_digest(entry.digest, _digest(raw)):
+        return None
+    return entry
+
+
+def forget_verified() -> None:
+    """Drop every remembered key of this process (tests)."""
+    with _verified_lock:
+        _verified.clear()
+
+
+def api_key_authenticate(raw: str, request: HttpRequest | None = None) -> APIKey:
+    """The usable key matching ``raw``, or ``APIKeyRejectedError``.
+
+    Served from this process's verified copy while the ``auth`` version it was
+    verified at is current (module docstring); otherwise read from the database, so a
+    revocation is effective for the very next request."""
     prefix, dot, secret = raw.partition(".")
     if not dot or not prefix or not secret or len(raw) > 200:
         raise APIKeyRejectedError("Malformed API key.")
+    # Read before the row. Inside a transaction (which may hold its own uncommitted
+    # change to the row, and may roll back) nothing is remembered or served.
+    version = None if connection.in_atomic_block else versions.current(AUTH_VERSION, request)
+    entry = _remembered(raw)
+    if entry is not None and version is not None and entry.version == version:
+        api_key_touch(api_key=entry.api_key)
+        return entry.api_key
     api_key: APIKey | None = APIKey.objects.filter(prefix=prefix).first()
     if api_key is None or not api_key.is_valid(raw):
         raise APIKeyRejectedError("Invalid API key.")
@@ -159,6 +220,14 @@ def api_key_authenticate(raw: str) -> APIKey:
     if api_key.has_expired:
         raise APIKeyRejectedError("This API key has expired.", code="api_key_expired")
     api_key_touch(api_key=api_key)
+    lifetime = settings.API_KEY_CACHE_SECONDS
+    with _verified_lock:
+        if version is None or lifetime <= 0:
+            _verified.pop(prefix, None)
+        else:
+            if len(_verified) >= _MAX_REMEMBERED:
+                _verified.clear()
+            _verified[prefix] = _Verified(_digest(raw), api_key, version, time.monotonic() + lifetime)
     return api_key
 
 
@@ -174,8 +243,26 @@ def api_key_for_request(request: HttpRequest) -> APIKey | APIKeyRejectedError | 
         result = None
     else:
         try:
-            result = api_key_authenticate(raw)
+            result = api_key_authenticate(raw, request)
         except APIKeyRejectedError as exc:
             result = exc
     setattr(request, _CACHE_ATTR, result)
     return result
+
+
+def api_key_identity(request: HttpRequest) -> str | None:
+    """The prefix of the request's key if it is valid, for the rate limiter's bucket.
+
+    A key this process verified before counts at once, without reading the ``auth``
+    version (the limiter's own round trip reads it; DRF's authentication then checks
+    it before the view runs). Any other key is authenticated in full here."""
+    raw = raw_key_from_request(request)
+    if raw is None:
+        return None
+    entry = None if connection.in_atomic_block else _remembered(raw)
+    if entry is not None:
+        return entry.api_key.prefix
+    result = api_key_for_request(request)
+    if result is None or isinstance(result, APIKeyRejectedError):
+        return None
+    return result.prefix

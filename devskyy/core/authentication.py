@@ -23,15 +23,63 @@ if TYPE_CHECKING:
 
 
 class JWTAuthentication(_SimpleJWTAuthentication):
-    """``Authorization: Bearer <access token>``; also refuses logged-out access tokens."""
+    """``Authorization: Bearer <access token>``; also refuses logged-out access tokens.
+
+    Verified tokens, "not logged out" answers and users with their roles are
+    remembered per process while the ``auth`` version holds
+    (devskyy/core/principal_cache.py): a repeated request reads no database row.
+    """
+
+    _request: Request | None = None
+
+    def authenticate(self, request: Request) -> tuple[Any, Token] | None:
+        self._request = request  # DRF makes one authenticator per request
+        return super().authenticate(request)
 
     def get_validated_token(self, raw_token: bytes) -> Token:
+        from rest_framework_simplejwt.exceptions import TokenError
+
+        from devskyy.core import principal_cache
         from devskyy.core.tokens import access_token_revoked
 
-        token = super().get_validated_token(raw_token)
-        if access_token_revoked(token):
+        token: Token
+        try:
+            token = principal_cache.access_token(raw_token.decode("latin-1"))
+        except TokenError:
+            token = super().get_validated_token(raw_token)  # raises with simplejwt's detail
+        if principal_cache.access_revoked(token, self._request, access_token_revoked):
             raise InvalidToken("Token has been revoked (logged out).")
         return token
+
+    def get_user(self, validated_token: Token) -> Any:
+        from rest_framework_simplejwt.settings import api_settings
+        from rest_framework_simplejwt.utils import get_md5_hash_password
+
+        from devskyy.core import principal_cache
+        from devskyy.core.roles import roles_of
+
+        try:
+            user_id = validated_token[api_settings.USER_ID_CLAIM]
+        except KeyError:
+            raise InvalidToken("Token contained no recognizable user identification") from None
+
+        def load(pk: Any) -> Any:
+            try:
+                user = self.user_model.objects.get(**{api_settings.USER_ID_FIELD: pk})
+            except self.user_model.DoesNotExist:
+                raise AuthenticationFailed("User not found", code="user_not_found") from None
+            roles_of(user)  # read the roles now: they are remembered with the user
+            return user
+
+        user = principal_cache.user(user_id, self._request, load)
+        # Checked on every use, remembered user or not (simplejwt's own checks).
+        if api_settings.CHECK_USER_IS_ACTIVE and not user.is_active:
+            raise AuthenticationFailed("User is inactive", code="user_inactive")
+        if api_settings.CHECK_REVOKE_TOKEN and validated_token.get(
+            api_settings.REVOKE_TOKEN_CLAIM
+        ) != get_md5_hash_password(user.password):
+            raise AuthenticationFailed("The user's password has been changed.", code="password_changed")
+        return user
 
 
 class APIKeyAuthentication(authentication.BaseAuthentication):

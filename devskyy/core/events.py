@@ -1,38 +1,41 @@
-"""Publishing live events: stored with a sequence number, then sent through the channel layer.
+"""Publishing live events: stored with a sequence number, then broadcast to every web process.
 
 Any process (web or task worker) calls :func:`publish` inside or outside a
 transaction. Nothing leaves before the surrounding transaction commits
-(``transaction.on_commit``); then, under one cluster-wide lock, the event is stored as
-a :class:`~devskyy.feed.models.FeedEvent` (which assigns ``seq``) and sent to the
-WebSocket group of its channel. Holding the lock across insert and send means ``seq``
-order is commit order *and* the order in which every consumer receives live events,
-so a client that resumes after the largest ``seq`` it saw has missed nothing older.
+(``transaction.on_commit``); then the event is serialised to JSON once, and stored
+and announced by ONE SQL statement, its own transaction: it takes the feed's
+transaction-scoped advisory lock, inserts the :class:`~devskyy.feed.models.FeedEvent`
+(which assigns ``seq``) and calls ``pg_notify`` with the event, the ``seq`` spliced in
+by the database. The lock is held only while PostgreSQL runs that statement (no
+client round trip inside it) and released at its commit, so ``seq`` order is commit
+order, and PostgreSQL delivers notifications in commit order: every web process's
+hub (devskyy/core/feed_hub.py), and so every consumer, receives live events in
+``seq`` order, and a client that resumes after the largest ``seq`` it saw has missed
+nothing older. One round trip per event, whatever the number of sockets or
+publishers (PERF P4/P5, bench/README.md). SQLite (embedded mode): a process lock, the
+ORM insert, and the hub of this process directly.
 
 Apps publish through this module only; ``commerce_app`` never imports ``agents_app``.
 
-Message sent to each consumer (channel-layer type ``feed.event``)::
-
-    {"type": "feed.event", "event": {"type", "seq", "timestamp", ...payload},
-     "owner_id": int | None, "agent_id": str, "task_id": str}
+What a socket receives is the event itself, ``{"type", ...payload, "timestamp",
+"seq"}`` (``seq`` only on stored events); routing data (channel, owner, agent, task)
+travels in the envelope's header (devskyy/core/feed_hub.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import threading
-from collections.abc import Callable, Coroutine, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError, connection, transaction
-from redis.exceptions import RedisError
+
+from devskyy.core import feed_hub
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +43,6 @@ CHANNELS = ("agents", "tasks", "round_table", "3d_pipeline", "metrics")
 # Arbitrary constant naming the feed's PostgreSQL advisory lock.
 _PG_LOCK_KEY = 0x6465_7673_6B79  # "devsky"
 _local_lock = threading.Lock()
-_loop: asyncio.AbstractEventLoop | None = None
 # Called by publish() inside the publisher's transaction with (channel, event_type,
 # JSON-safe payload); e.g. outbound webhooks turn final task updates into deliveries.
 PublishHook = Callable[[str, str, dict[str, Any]], None]
@@ -53,8 +55,7 @@ def add_publish_hook(hook: PublishHook) -> None:
         _publish_hooks.append(hook)
 
 
-def group_name(channel: str) -> str:
-    return f"feed.{channel}"
+_REPLAY_LIMIT = 10_000
 
 
 def utc_iso(moment: datetime | None = None) -> str:
@@ -67,16 +68,6 @@ def json_safe(payload: dict[str, Any]) -> dict[str, Any]:
     """Decimals, datetimes and UUIDs as JSON strings, so every layer backend can carry it."""
     result: dict[str, Any] = json.loads(json.dumps(payload, cls=DjangoJSONEncoder))
     return result
-
-
-def register_loop(loop: asyncio.AbstractEventLoop) -> None:
-    """Called by consumers: sends from other threads of this process run on this loop.
-
-    The in-memory layer (embedded mode) is not thread-safe and channels-redis keeps
-    one connection pool per loop; sending on the server's own loop suits both.
-    """
-    global _loop
-    _loop = loop
 
 
 def publish(
@@ -112,85 +103,113 @@ def deliver(
     owner_id: int | None,
     persist: bool,
 ) -> int | None:
-    """Store and send now (normally via :func:`publish`); returns the ``seq`` or None."""
-    from devskyy.feed.models import FeedEvent
-
+    """Store and broadcast now (normally via :func:`publish`); returns the ``seq`` or None."""
     now = datetime.now(UTC)
     event: dict[str, Any] = {"type": event_type, **payload, "timestamp": utc_iso(now)}
-    meta = {"owner_id": owner_id, "agent_id": agent_id, "task_id": task_id}
-    if not persist:
-        _send(channel, {"type": "feed.event", "event": event, **meta})
-        return None
     try:
-        with _ordered():
-            row = FeedEvent.objects.create(
-                channel=channel,
-                type=event_type,
-                agent_id=agent_id,
-                task_id=task_id,
-                owner_id=owner_id,
-                payload=payload,
-                created_at=now,
-            )
-            event["seq"] = row.seq
-            _send(channel, {"type": "feed.event", "event": event, **meta})
+        if not persist:
+            _notify_only(feed_hub.pack(channel, None, owner_id, agent_id, task_id, _dumps(event)))
+            return None
+        if connection.vendor == "postgresql":
+            return _store_and_notify(channel, event_type, payload, agent_id, task_id, owner_id, now, event)
+        return _store_locally(channel, event_type, payload, agent_id, task_id, owner_id, now, event)
     except DatabaseError as exc:
         # The change itself is committed; only its announcement is lost. Clients that
         # resync through the API still see the truth.
         logger.warning("feed event %s/%s not stored: %s", channel, event_type, type(exc).__name__)
         return None
-    return row.seq
 
 
-@contextmanager
-def _ordered() -> Iterator[None]:
-    """One publisher at a time, cluster-wide on PostgreSQL, process-wide on SQLite."""
+def _dumps(event: dict[str, Any]) -> str:
+    return json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+
+
+def _store_and_notify(
+    channel: str,
+    event_type: str,
+    payload: dict[str, Any],
+    agent_id: str,
+    task_id: str,
+    owner_id: int | None,
+    now: datetime,
+    event: dict[str, Any],
+) -> int:
+    from devskyy.feed.models import FeedEvent
+
+    # The event's JSON up to its seq; the database appends the seq and the brace.
+    event_prefix = _dumps(event)[:-1] + ',"seq":'
+    fetch = len(event_prefix.encode()) + 200 > feed_hub.NOTIFY_MAX_BYTES
+    header = feed_hub.header_prefix(channel, owner_id, agent_id, task_id, fetch=fetch)
+    body = "" if fetch else event_prefix
+    table = connection.ops.quote_name(FeedEvent._meta.db_table)
+    sql = f"""
+        WITH feed_lock AS (SELECT pg_advisory_xact_lock(%s) AS held),
+        stored AS (
+            INSERT INTO {table} (channel, type, agent_id, task_id, owner_id, payload, created_at)
+            SELECT %s, %s, %s, %s, %s, %s::jsonb, %s FROM feed_lock
+            RETURNING seq
+        )
+        SELECT seq, pg_notify(%s, %s || seq::text || %s || %s || CASE WHEN %s THEN '' ELSE seq::text || '}}' END)
+        FROM stored
+    """  # noqa: S608 - the table name is ours, every value is a parameter
+    params: list[Any] = [
+        _PG_LOCK_KEY,
+        channel,
+        event_type,
+        agent_id,
+        task_id,
+        owner_id,
+        json.dumps(payload),
+        now,
+        feed_hub.NOTIFY_CHANNEL,
+        header,
+        "}\n",
+        body,
+        fetch,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        seq = int(cursor.fetchone()[0])
+    return seq
+
+
+def _store_locally(
+    channel: str,
+    event_type: str,
+    payload: dict[str, Any],
+    agent_id: str,
+    task_id: str,
+    owner_id: int | None,
+    now: datetime,
+    event: dict[str, Any],
+) -> int:
+    from devskyy.feed.models import FeedEvent
+
+    with _local_lock:  # one publisher at a time: seq order is delivery order
+        row = FeedEvent.objects.create(
+            channel=channel,
+            type=event_type,
+            agent_id=agent_id,
+            task_id=task_id,
+            owner_id=owner_id,
+            payload=payload,
+            created_at=now,
+        )
+        event["seq"] = row.seq
+        feed_hub.dispatch_local(feed_hub.pack(channel, row.seq, owner_id, agent_id, task_id, _dumps(event)))
+    return int(row.seq)
+
+
+def _notify_only(raw: str) -> None:
+    """A snapshot that is not stored (no seq): to every hub, in no particular order."""
     if connection.vendor != "postgresql":
-        with _local_lock:
-            yield
+        feed_hub.dispatch_local(raw)
+        return
+    if len(raw.encode()) > feed_hub.NOTIFY_MAX_BYTES:
+        logger.warning("feed snapshot of %d bytes not sent: too large for a notification", len(raw))
         return
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(%s)", [_PG_LOCK_KEY])
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [_PG_LOCK_KEY])
-
-
-def _send(channel: str, message: dict[str, Any]) -> None:
-    layer = get_channel_layer()
-    if layer is None:  # pragma: no cover - CHANNEL_LAYERS is always configured
-        return
-    timeout = float(settings.REDIS_SOCKET_TIMEOUT)
-
-    async def bounded() -> None:
-        await asyncio.wait_for(layer.group_send(group_name(channel), message), timeout)
-
-    try:
-        _run(bounded(), timeout + 1)
-    except (RedisError, OSError, TimeoutError, RuntimeError) as exc:
-        # Stored already: a client that reconnects and resumes still receives it.
-        logger.warning("feed event on %s not broadcast: %s", channel, type(exc).__name__)
-
-
-def _run(coro: Coroutine[Any, Any, None], timeout: float) -> None:
-    loop = _loop
-    if loop is not None and loop.is_running():
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:  # called from the loop itself: cannot block it
-            loop.create_task(coro)
-            return
-        asyncio.run_coroutine_threadsafe(coro, loop).result(timeout)
-        return
-    async_to_sync(_await)(coro)
-
-
-async def _await(coro: Coroutine[Any, Any, None]) -> None:
-    await coro
+        cursor.execute("SELECT pg_notify(%s, %s)", [feed_hub.NOTIFY_CHANNEL, raw])
 
 
 # --- reads for the consumers --------------------------------------------------------------
@@ -234,6 +253,25 @@ def events_after(
         qs = qs.filter(Q(agent_id__in=agent_ids) | Q(task_id__in=task_ids))
     rows = qs.order_by("seq")[:limit]
     return [{"type": row.type, **row.payload, "timestamp": utc_iso(row.created_at), "seq": row.seq} for row in rows]
+
+
+def replay_envelopes(after: int) -> list[feed_hub.Envelope]:
+    """Stored events with ``seq > after`` as hub envelopes, oldest first (a hub that
+    lost its subscription catches up with these)."""
+    from devskyy.feed.models import FeedEvent
+
+    rows = FeedEvent.objects.filter(seq__gt=after).order_by("seq")[:_REPLAY_LIMIT]
+    return [
+        feed_hub.Envelope(
+            row.channel,
+            row.seq,
+            row.owner_id,
+            row.agent_id,
+            row.task_id,
+            _dumps({"type": row.type, **row.payload, "timestamp": utc_iso(row.created_at), "seq": row.seq}),
+        )
+        for row in rows
+    ]
 
 
 def purge_expired(*, now: datetime | None = None) -> int:

@@ -44,10 +44,11 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
-from rest_framework_simplejwt.tokens import AccessToken
 
+from devskyy.core import principal_cache
+from devskyy.core import versions as version_counters
 from devskyy.core.access import SIGNED_ROUTE_CHECKS
-from devskyy.core.api_keys import APIKeyRejectedError, api_key_for_request
+from devskyy.core.api_keys import api_key_identity
 from devskyy.core.audit import security_event
 from devskyy.core.errors import envelope_response
 from devskyy.core.logging import Throttled
@@ -61,23 +62,32 @@ HOUR = 3600
 _REDIS_TIMEOUT_SECONDS = 0.5
 _LOCAL_MAX_KEYS = 100_000
 
-# KEYS: one counter per window, then one "rejected already" marker.
-# ARGV: limit and window (seconds) for each counter, in order.
-# Returns {allowed, binding index (0 = none), counts..., ttls_ms..., first_rejection}.
+# KEYS: one counter per window, one "rejected already" marker, then version counters
+# (devskyy/core/versions.py) read in the same round trip.
+# ARGV: the number of windows; limit and window (seconds) for each counter, in order;
+# the initial value for a version counter that does not exist yet.
+# Returns {allowed, binding index (0 = none), counts..., ttls_ms..., first_rejection, versions...}.
 _LUA = """
-local n = #KEYS - 1
+local n = tonumber(ARGV[1])
 local counts, ttls = {}, {}
 local blocked = 0
+local function versions(out)
+  for i = n + 2, #KEYS do
+    redis.call('SET', KEYS[i], ARGV[2 * n + 2], 'NX')
+    out[#out + 1] = redis.call('GET', KEYS[i])
+  end
+  return out
+end
 for i = 1, n do
   local count = tonumber(redis.call('GET', KEYS[i]) or '0')
   local ttl = redis.call('PTTL', KEYS[i])
-  local window_ms = tonumber(ARGV[2 * i]) * 1000
+  local window_ms = tonumber(ARGV[2 * i + 1]) * 1000
   if ttl < 0 then
     if count > 0 then redis.call('PEXPIRE', KEYS[i], window_ms) end
     ttl = window_ms
   end
   counts[i], ttls[i] = count, ttl
-  if blocked == 0 and count >= tonumber(ARGV[2 * i - 1]) then blocked = i end
+  if blocked == 0 and count >= tonumber(ARGV[2 * i]) then blocked = i end
 end
 if blocked > 0 then
   local first = redis.call('SET', KEYS[n + 1], '1', 'NX', 'PX', ttls[blocked])
@@ -85,19 +95,19 @@ if blocked > 0 then
   for i = 1, n do out[#out + 1] = counts[i] end
   for i = 1, n do out[#out + 1] = ttls[i] end
   out[#out + 1] = first and 1 or 0
-  return out
+  return versions(out)
 end
 local out = {1, 0}
 for i = 1, n do
   local count = redis.call('INCR', KEYS[i])
-  if count == 1 then redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[2 * i]) * 1000) end
+  if count == 1 then redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[2 * i + 1]) * 1000) end
   counts[i] = count
   ttls[i] = redis.call('PTTL', KEYS[i])
 end
 for i = 1, n do out[#out + 1] = counts[i] end
 for i = 1, n do out[#out + 1] = ttls[i] end
 out[#out + 1] = 0
-return out
+return versions(out)
 """
 
 
@@ -117,6 +127,8 @@ class Decision:
     reset_after: int  # seconds until the binding window ends
     first_rejection: bool = False  # first refusal of this client in this window
     backend: str = "redis"
+    # Version counters read in the same round trip (Redis backend only).
+    versions: dict[str, int] | None = None
 
 
 def _decide(
@@ -218,17 +230,21 @@ class RateLimiter:
         keys = [f"{base}:{w.scope or identity}:{w.name}:{w.seconds}" for w in windows]
         return keys, f"{base}:{identity}:rejected"
 
-    def hit(self, identity: str, windows: Sequence[Window]) -> Decision:
+    def hit(self, identity: str, windows: Sequence[Window], versions: Sequence[str] = ()) -> Decision:
+        """Count one request of ``identity`` in every window; with Redis, also read the
+        named version counters (devskyy/core/versions.py) in the same round trip."""
         keys, rejected_key = self._keys(identity, windows)
         if self._client is None:
             return self.local.hit(keys, rejected_key, windows)
         if time.monotonic() < self._open_until:
             return self.local.hit(keys, rejected_key, windows)
-        args: list[int] = []
+        args: list[int] = [len(windows)]
         for window in windows:
             args += [window.limit, window.seconds]
+        args.append(version_counters.initial_value())
+        version_keys = [version_counters.key(name) for name in versions]
         try:
-            raw = self._script(keys=[*keys, rejected_key], args=args)
+            raw = self._script(keys=[*keys, rejected_key, *version_keys], args=args)
         except redis.RedisError as exc:
             self._redis_failed(exc)
             return self.local.hit(keys, rejected_key, windows)
@@ -237,10 +253,11 @@ class RateLimiter:
         allowed = bool(int(raw[0]))
         counts = [int(v) for v in raw[2 : 2 + n]]
         ttls = [int(v) for v in raw[2 + n : 2 + 2 * n]]
+        read = {name: int(value) for name, value in zip(versions, raw[3 + 2 * n :], strict=True)}
         decision = _decide(windows, allowed, int(raw[1]), counts, ttls)
         if allowed:
-            return decision
-        return Decision(False, decision.limit, 0, decision.reset_after, bool(int(raw[-1])))
+            return Decision(True, decision.limit, decision.remaining, decision.reset_after, versions=read)
+        return Decision(False, decision.limit, 0, decision.reset_after, bool(int(raw[2 + 2 * n])), versions=read)
 
     def _redis_failed(self, exc: BaseException) -> None:
         now = time.monotonic()
@@ -289,7 +306,7 @@ def _jwt_user_id(request: HttpRequest) -> str | None:
     if scheme != "Bearer" or not raw.strip():
         return None
     try:
-        token = AccessToken(raw.strip())  # type: ignore[arg-type]
+        token = principal_cache.access_token(raw.strip())
     except TokenError:
         return None
     user_id = token.get(jwt_settings.USER_ID_CLAIM)
@@ -303,9 +320,9 @@ def client_identity(request: HttpRequest) -> str:
     valid API key; a session); anything else, including bad credentials, is counted
     against the client's IP, so guessing tokens is throttled too.
     """
-    api_key = api_key_for_request(request)
-    if api_key is not None and not isinstance(api_key, APIKeyRejectedError):
-        return f"key:{api_key.prefix}"
+    prefix = api_key_identity(request)
+    if prefix is not None:
+        return f"key:{prefix}"
     user_id = _jwt_user_id(request)
     if user_id is not None:
         return f"user:{user_id}"
@@ -407,7 +424,9 @@ class RateLimitMiddleware:
             # A verified delivery from a signed public route (WooCommerce webhooks): never refused.
             return self.get_response(request)
         identity = client_identity(request)
-        decision = get_limiter().hit(identity, windows_for(request))
+        decision = get_limiter().hit(identity, windows_for(request), version_counters.registered())
+        if decision.versions is not None:
+            version_counters.remember(request, decision.versions)
         if not decision.allowed:
             return _refuse(request, identity, decision)
         response = self.get_response(request)

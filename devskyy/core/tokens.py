@@ -29,6 +29,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, Token
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
+from devskyy.core import versions
 from devskyy.core.audit import audit_record, security_event
 from devskyy.core.errors import DomainError
 from devskyy.core.metrics import SecurityEvent
@@ -188,6 +189,7 @@ def revoke_access_token(token: Token) -> None:
     remaining = int(token["exp"]) - int(timezone.now().timestamp())
     if remaining > 0:
         cache.set(_REVOKED_ACCESS_PREFIX + str(token[api_settings.JTI_CLAIM]), 1, timeout=remaining + 5)
+        versions.bump(versions.AUTH)  # processes stop trusting "not logged out" (core/principal_cache.py)
 
 
 def access_token_revoked(token: Token) -> bool:

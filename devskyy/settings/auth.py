@@ -40,6 +40,12 @@ SIMPLE_JWT = {
 API_KEY_CUSTOM_HEADER = "HTTP_X_API_KEY"
 # last_used_at is written at most this often per key (a cheap, conditional UPDATE).
 API_KEY_LAST_USED_RESOLUTION_SECONDS = 60
+# Longest a web process trusts a key it verified without reading its row again; a
+# revocation still applies from the next request on (devskyy/core/api_keys.py).
+API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", 60, minimum=0, maximum=3600)
+# The same for a JWT's user and roles and its "not logged out" answer
+# (devskyy/core/principal_cache.py); changes still apply from the next request on.
+AUTH_CACHE_SECONDS = env.int("AUTH_CACHE_SECONDS", 60, minimum=0, maximum=3600)
 
 # --- Login lockout (django-axes, database handler: shared by every worker) -----------
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", 5, minimum=1, maximum=100)

@@ -173,9 +173,13 @@ if GENERATED_SECRETS:
 
 # --- Serving --------------------------------------------------------------------------
 # How the ASGI app serves plain HTTP: "wsgi" = Django's WSGI handler on a thread pool
-# (measured faster, see asgi.py), "asgi" = Django's ASGI handler.
-ASGI_HTTP_MODE = env.choice("ASGI_HTTP_MODE", "wsgi", ("wsgi", "asgi"))
+# through devskyy.wsgi_bridge (measured fastest, see asgi.py), "a2wsgi" = the same
+# through the a2wsgi adapter (the former default, kept for comparison),
+# "asgi" = Django's ASGI handler.
+ASGI_HTTP_MODE = env.choice("ASGI_HTTP_MODE", "wsgi", ("wsgi", "a2wsgi", "asgi"))
 WEB_THREADS = env.int("WEB_THREADS", 8, minimum=1, maximum=256)
+# A request body over this is refused with 413 before it is read (wsgi mode).
+REQUEST_BODY_MAX_BYTES = env.int("REQUEST_BODY_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)
 
 # Seed commands `manage.py bootstrap_embedded` runs (each idempotent).
 EMBEDDED_SEED_COMMANDS: list[str] = ["seed_agents", "seed_demo_shop"]

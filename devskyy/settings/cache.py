@@ -24,6 +24,9 @@ REDIS_BREAKER_SECONDS = env.float("REDIS_BREAKER_SECONDS", 5.0, minimum=0.1, max
 ENABLE_CACHE = env.bool("ENABLE_CACHE", default=True)
 CACHE_KEY_PREFIX = env.str("CACHE_KEY_PREFIX", "devskyy")
 LLM_CACHE_TTL = env.int("LLM_CACHE_TTL", 3600, minimum=0)
+# Longest a web process serves its rendered agents list without re-rendering, even if
+# no change was announced (agents_app/agent_list.py); 0 renders on every request.
+AGENTS_LIST_CACHE_SECONDS = env.float("AGENTS_LIST_CACHE_SECONDS", 10.0, minimum=0, maximum=3600)
 
 CACHES: dict[str, dict[str, Any]]
 if not ENABLE_CACHE:

@@ -15,7 +15,7 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", REDIS_URL) or "memory://"
 CELERY_RESULT_BACKEND = None  # results live on our own Task rows, not in the broker
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", 1, minimum=1, maximum=64)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", 900, minimum=1)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", 840, minimum=1)
 # A message not acknowledged within this window (its worker died: acks are late) is
@@ -43,5 +43,11 @@ WORKER_HEARTBEAT_SECONDS = env.int("WORKER_HEARTBEAT_SECONDS", 10, minimum=1, ma
 # Agent tasks: a running task holds a lease renewed at each tool checkpoint; a task
 # whose lease expired (worker gone) may be claimed again by a re-delivered message.
 TASK_LEASE_SECONDS = env.int("TASK_LEASE_SECONDS", 300, minimum=1, maximum=86_400)
+# A task's progress events are at least this many seconds apart (coalesced; the row
+# always holds the latest progress, and the final one comes with the last event).
+TASK_PROGRESS_EVENT_SECONDS = env.float("TASK_PROGRESS_EVENT_SECONDS", 1.0, minimum=0, maximum=3600)
+# Task-driven agent_status_update events of one agent, per process: at most one per
+# this many seconds, plus a trailing one with the final count (agents_app/events.py).
+AGENT_STATUS_EVENT_SECONDS = env.float("AGENT_STATUS_EVENT_SECONDS", 1.0, minimum=0, maximum=3600)
 # Extra modules registering agent tools (comma list of dotted paths).
 AGENT_EXTRA_TOOL_MODULES = env.list("AGENT_EXTRA_TOOL_MODULES", [])

@@ -45,7 +45,10 @@ def _task(agent: Agent, **kw: Any) -> AgentTask:
     return AgentTask.objects.create(agent=agent, action="test_checkpointed", **kw)
 
 
-def test_a_task_runs_once_and_a_second_delivery_does_nothing(agent: Agent, django_capture_on_commit_callbacks) -> None:
+def test_a_task_runs_once_and_a_second_delivery_does_nothing(
+    agent: Agent, django_capture_on_commit_callbacks, settings
+) -> None:
+    settings.TASK_PROGRESS_EVENT_SECONDS = 0  # every progress change is an event
     task = _task(agent)
     with django_capture_on_commit_callbacks(execute=True):
         assert task_execute(task_id=str(task.pk), worker="w1").outcome == "completed"
@@ -55,6 +58,31 @@ def test_a_task_runs_once_and_a_second_delivery_does_nothing(agent: Agent, djang
     assert task.duration_ms is not None
     statuses = list(FeedEvent.objects.filter(task_id=str(task.pk)).values_list("payload__status", flat=True))
     assert statuses == ["running", "running", "running", "running", "completed"]
+
+
+def test_progress_events_are_coalesced_but_the_row_keeps_every_checkpoint(
+    agent: Agent, django_capture_on_commit_callbacks, settings
+) -> None:
+    settings.TASK_PROGRESS_EVENT_SECONDS = 3600
+    task = _task(agent)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert task_execute(task_id=str(task.pk), worker="w1").outcome == "completed"
+    events = list(FeedEvent.objects.filter(task_id=str(task.pk)).order_by("seq").values_list("payload", flat=True))
+    assert [(e["status"], e["progress"]) for e in events] == [("running", 0), ("completed", 100)]
+    assert _calls[-3:] == [f"{task.pk}:25", f"{task.pk}:50", f"{task.pk}:75"]
+
+
+def test_a_checkpoint_writes_progress_and_renews_the_lease(agent: Agent) -> None:
+    task = _task(agent)
+    claimed, _ = task_claim(task_id=str(task.pk), worker="w1")
+    assert claimed is not None
+    before = AgentTask.objects.get(pk=task.pk).lease_expires_at
+    TaskContext(claimed).checkpoint(40)
+    row = AgentTask.objects.get(pk=task.pk)
+    assert row.progress == 40
+    assert before is not None
+    assert row.lease_expires_at is not None
+    assert row.lease_expires_at >= before
 
 
 def test_a_live_lease_is_not_claimed_twice(agent: Agent) -> None:

@@ -1,0 +1,130 @@
+"""The table ``bench/run`` ends with: each PERF goal, what the last run measured, and
+its ratio to the goal's comparison point (from bench/results/*.json).
+
+    .venv/bin/python -m bench.summary
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from bench.common import RESULTS
+
+
+def _load(name: str) -> dict[str, Any] | None:
+    path = RESULTS / f"{name}.json"
+    if not path.exists():
+        return None
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def rows() -> list[tuple[str, str, str, str]]:
+    """(goal, measured, ratio to the comparison point, verdict) per measured goal."""
+    out: list[tuple[str, str, str, str]] = []
+    agents = _load("agents_list")
+    if agents:
+        for name, label in (("api_key", "API key"), ("jwt", "JWT")):
+            ratio = agents[f"P1_ratio_{name}"]
+            measured = agents[f"devskyy_{name}"]
+            p99 = measured["p99_ms"]
+            out.append(
+                (
+                    f"P1 /api/v1/agents ({label}) >= 1.5x FastAPI, p99 <= 50 ms",
+                    f"{measured['requests_per_second']:,.0f} req/s, p99 {p99:.1f} ms "
+                    f"(FastAPI {agents['fastapi']['requests_per_second']:,.0f})",
+                    f"{ratio:.2f}x FastAPI",
+                    _verdict(ratio >= 1.5 and p99 <= 50),
+                )
+            )
+    probes = _load("probes")
+    if probes:
+        health = probes["health"]["persistent"]
+        out.append(
+            (
+                "P2 /health p50 <= 5 ms, p99 <= 20 ms (c10)",
+                f"p50 {health['p50_ms']:.1f} ms, p99 {health['p99_ms']:.1f} ms",
+                f"{health['p50_ms'] / 5:.2f}x / {health['p99_ms'] / 20:.2f}x the bounds",
+                _verdict(health["p50_ms"] <= 5 and health["p99_ms"] <= 20),
+            )
+        )
+        out.append(
+            (
+                "P3 /live full middleware >= 0.5x bare Django",
+                f"{probes['live']['devskyy uvicorn+wsgi']['requests_per_second']:,.0f} req/s",
+                f"{probes['P3_ratio']:.2f}x bare Django",
+                _verdict(probes["P3_ratio"] >= 0.5),
+            )
+        )
+    fanout = _load("ws_fanout")
+    if fanout:
+        events = fanout["events"]
+        ok = fanout["events_meeting_goal"] == events and fanout["connect_rate"] >= 200
+        out.append(
+            (
+                "P4 1,000 sockets: 99% within 100 ms; connect >= 200/s",
+                f"{fanout['events_meeting_goal']}/{events} events; p99 {fanout['p99_ms']} ms; "
+                f"{fanout['connect_rate']:.0f} connects/s",
+                f"per-event p99 {fanout['per_event_p99_ms_median'] / 100:.2f}x the 100 ms bound",
+                _verdict(ok),
+            )
+        )
+    burst = _load("tasks_throughput_burst")
+    paced = _load("tasks_throughput_paced")
+    if burst:
+        out.append(
+            (
+                "P5 1,000 tool tasks, 2 workers >= 200 tasks/s",
+                f"{burst['throughput']} tasks/s ({burst['pool']} x{burst['concurrency']})",
+                f"{burst['throughput'] / 200:.2f}x the goal",
+                _verdict(burst["throughput"] >= 200),
+            )
+        )
+    prefork = _load("tasks_throughput_prefork")
+    if prefork:
+        out.append(
+            (
+                "P5 (same, production's prefork pool)",
+                f"{prefork['throughput']} tasks/s ({prefork['pool']} x{prefork['concurrency']})",
+                f"{prefork['throughput'] / 200:.2f}x the goal",
+                _verdict(prefork["throughput"] >= 200),
+            )
+        )
+    if paced:
+        out.append(
+            (
+                "P5 enqueue-to-start p50 <= 50 ms",
+                f"p50 {paced['start_p50_ms']} ms at {paced['rate']:.0f} tasks/s paced "
+                f"({paced['throughput']} tasks/s done)",
+                f"{paced['start_p50_ms'] / 50:.2f}x the bound",
+                _verdict(paced["start_p50_ms"] <= 50),
+            )
+        )
+    return out
+
+
+def main() -> None:
+    table = rows()
+    if not table:
+        print("no results in bench/results/ yet")
+        return
+    widths = [max(len(row[i]) for row in table) for i in range(4)]
+    header = ("goal", "measured", "ratio", "verdict")
+    widths = [max(w, len(h)) for w, h in zip(widths, header, strict=True)]
+    line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
+    print("\n== summary (bench/results/)")
+    print(line)
+    print("-" * len(line))
+    for row in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+    print(f"machine: {Path('/proc/loadavg').read_text().split()[:3]} load average now")
+
+
+if __name__ == "__main__":
+    main()

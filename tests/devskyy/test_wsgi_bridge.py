@@ -1,0 +1,157 @@
+"""devskyy.wsgi_bridge: HTTP from the ASGI server to a WSGI app, one thread hop each way."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from devskyy.wsgi_bridge import WSGIBridge
+
+
+def _scope(method: str = "GET", path: str = "/x", headers: list[tuple[bytes, bytes]] | None = None) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "root_path": "",
+        "query_string": b"a=1",
+        "http_version": "1.1",
+        "scheme": "https",
+        "server": ("testserver", 443),
+        "client": ("127.0.0.1", 5555),
+        "headers": headers or [(b"host", b"testserver")],
+    }
+
+
+def _call(
+    app: Any, scope: dict[str, Any], chunks: list[bytes] | None = None, *, max_body: int = 1 << 20
+) -> list[dict[str, Any]]:
+    bridge = WSGIBridge(app, threads=2, max_body_bytes=max_body)
+    body_messages = [
+        {"type": "http.request", "body": chunk, "more_body": i < len(chunks or [b""]) - 1}
+        for i, chunk in enumerate(chunks or [b""])
+    ]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return body_messages.pop(0) if body_messages else {"type": "http.disconnect"}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    asyncio.run(bridge(scope, receive, send))
+    bridge.executor.shutdown()
+    return sent
+
+
+def _body(sent: list[dict[str, Any]]) -> bytes:
+    return b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+
+
+def test_a_response_is_sent_in_one_piece_with_status_and_headers() -> None:
+    seen: dict[str, Any] = {}
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        seen.update(environ)
+        start_response("201 Created", [("Content-Type", "text/plain"), ("X-A", "1")])
+        return [b"hello ", b"world"]
+
+    sent = _call(app, _scope(headers=[(b"host", b"testserver"), (b"x-forwarded-for", b"1.2.3.4")]))
+    assert sent[0] == {
+        "type": "http.response.start",
+        "status": 201,
+        "headers": [(b"content-type", b"text/plain"), (b"x-a", b"1")],
+    }
+    assert sent[1:] == [{"type": "http.response.body", "body": b"hello world"}]
+    assert seen["PATH_INFO"] == "/x"
+    assert seen["QUERY_STRING"] == "a=1"
+    assert seen["wsgi.url_scheme"] == "https"
+    assert seen["REMOTE_ADDR"] == "127.0.0.1"
+    assert seen["HTTP_X_FORWARDED_FOR"] == "1.2.3.4"
+
+
+def test_the_body_is_read_before_the_app_runs_and_close_runs_on_the_apps_thread() -> None:
+    threads: dict[str, Any] = {}
+
+    class Result:
+        def __iter__(self) -> Iterator[bytes]:
+            yield b"ok"
+
+        def close(self) -> None:
+            threads["close"] = threading.get_ident()
+
+    def app(environ: dict[str, Any], start_response: Any) -> Result:
+        threads["app"] = threading.get_ident()
+        threads["body"] = environ["wsgi.input"].read()
+        start_response("200 OK", [])
+        return Result()
+
+    sent = _call(app, _scope("POST"), [b"a" * 10, b"b" * 10])
+    assert threads["body"] == b"a" * 10 + b"b" * 10
+    assert threads["close"] == threads["app"] != threading.get_ident()
+    assert _body(sent) == b"ok"
+
+
+def test_a_large_body_is_spooled_and_still_read_whole() -> None:
+    received: list[bytes] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        received.append(environ["wsgi.input"].read())
+        start_response("200 OK", [])
+        return [b""]
+
+    chunks = [b"x" * (512 * 1024)] * 5
+    _call(app, _scope("POST"), chunks, max_body=10 << 20)
+    assert received == [b"x" * (512 * 1024 * 5)]
+
+
+def test_a_body_over_the_limit_gets_413_and_the_app_never_runs() -> None:
+    calls: list[int] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        calls.append(1)
+        start_response("200 OK", [])
+        return [b""]
+
+    declared = _call(app, _scope("POST", headers=[(b"content-length", b"5000")]), [b"x" * 5000], max_body=1024)
+    streamed = _call(app, _scope("POST"), [b"x" * 600, b"x" * 600], max_body=1024)
+    assert declared[0]["status"] == streamed[0]["status"] == 413
+    assert not calls
+
+
+def test_a_streaming_response_is_sent_chunk_by_chunk() -> None:
+    class Streaming:
+        streaming = True
+
+        def __iter__(self) -> Iterator[bytes]:
+            for i in range(20):
+                yield str(i).encode()
+
+    def app(environ: dict[str, Any], start_response: Any) -> Streaming:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return Streaming()
+
+    sent = _call(app, _scope())
+    bodies = [m for m in sent if m["type"] == "http.response.body"]
+    assert len(bodies) == 21
+    assert bodies[-1] == {"type": "http.response.body", "body": b""}
+    assert _body(sent) == b"".join(str(i).encode() for i in range(20))
+
+
+def test_an_app_that_raises_answers_500() -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        raise RuntimeError("boom")
+
+    sent = _call(app, _scope())
+    assert sent[0]["status"] == 500
+    assert _body(sent) == b"Internal Server Error"
+
+
+def test_django_serves_through_the_bridge(db) -> None:
+    from django.core.wsgi import get_wsgi_application
+
+    sent = _call(get_wsgi_application(), _scope(path="/live"))
+    assert sent[0]["status"] == 200
+    assert b'"alive"' in _body(sent)
