@@ -30,7 +30,7 @@ if _worker_kind not in ("uvicorn", "gthread"):
 
 bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{_int('PORT', 8000)}"
 workers = _int("WEB_CONCURRENCY", 2)
-threads = _int("WEB_THREADS", 8)
+threads = _int("WEB_THREADS", 4)
 if _worker_kind == "uvicorn":
     worker_class = "devskyy.serving.Worker"
     wsgi_app = "devskyy.asgi:application"

@@ -11,7 +11,7 @@ from django.core.wsgi import get_wsgi_application
 from devskyy.wsgi_bridge import WSGIBridge
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.bare.settings")
-_threads = int(os.environ.get("WEB_THREADS", "8"))
+_threads = int(os.environ.get("WEB_THREADS", "4"))
 application: object
 if os.environ.get("ASGI_HTTP_MODE") == "a2wsgi":
     application = WSGIMiddleware(get_wsgi_application(), workers=_threads)  # type: ignore[arg-type]

@@ -177,7 +177,8 @@ if GENERATED_SECRETS:
 # through the a2wsgi adapter (the former default, kept for comparison),
 # "asgi" = Django's ASGI handler.
 ASGI_HTTP_MODE = env.choice("ASGI_HTTP_MODE", "wsgi", ("wsgi", "a2wsgi", "asgi"))
-WEB_THREADS = env.int("WEB_THREADS", 8, minimum=1, maximum=256)
+# 4: measured faster than 8 for P1 (less GIL contention), with a lower p99 (bench/README.md).
+WEB_THREADS = env.int("WEB_THREADS", 4, minimum=1, maximum=256)
 # A request body over this is refused with 413 before it is read (wsgi mode).
 REQUEST_BODY_MAX_BYTES = env.int("REQUEST_BODY_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)
 

@@ -1,4 +1,10 @@
-"""Channels: Redis channel layer in production, in-memory layer embedded."""
+"""Realtime: the live feed's retention and metrics interval, and the Channels layer.
+
+The live feed does not travel through the channel layer: events are announced with
+PostgreSQL NOTIFY and fanned out by one hub per web process (devskyy/core/feed_hub.py,
+PERF P4/P5). The layer stays configured (Redis in production, in memory embedded)
+for Channels itself and is reported by /health.
+"""
 
 from __future__ import annotations
 
