@@ -165,9 +165,22 @@ def _ms(text: str) -> float:
     return float(match.group(1)) * _UNIT[match.group(2)]
 
 
-def wrk(url: str, *, connections: int, seconds: int, threads: int = 2, headers: list[str] | None = None) -> WrkResult:
+def wrk(
+    url: str,
+    *,
+    connections: int,
+    seconds: int,
+    threads: int = 2,
+    headers: list[str] | None = None,
+    warmup_seconds: int = 1,
+) -> WrkResult:
+    """One wrk run; a first ``warmup_seconds`` run is discarded (lazy imports, per-thread
+    connections and caches of a freshly started server are not what is measured)."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
+    if warmup_seconds:
+        warm = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{warmup_seconds}s", *(headers or []), url]
+        subprocess.run(warm, capture_output=True, check=False)
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", *(headers or []), url]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]

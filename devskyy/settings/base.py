@@ -112,6 +112,11 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+# Admin messages live in the session. Django's default (cookie, falling back to the
+# session) builds a cookie signer on every request, admin or not: 6% of a /live
+# request's CPU (PERF P3, bench/README.md).
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
 ROOT_URLCONF = "devskyy.urls"
 WSGI_APPLICATION = "devskyy.wsgi.application"
 ASGI_APPLICATION = "devskyy.asgi.application"
