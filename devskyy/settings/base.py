@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import os
 import secrets
 from pathlib import Path
 
@@ -26,8 +28,43 @@ if IS_PRODUCTION and DEBUG:
 
 _PRODUCTION_WHY = f"when ENVIRONMENT={ENVIRONMENT}"
 _MIN_SECRET_CHARS = 32
-# Keys generated here live for one process run only; production never uses them.
+# Outside production, secrets not in the environment are generated once and kept in this
+# file (mode 0600, under the git-ignored var/), so every process of an embedded platform
+# (runserver, manage.py commands, a second worker) and every restart shares them: the
+# SQLite database's encrypted columns and sessions stay readable. Production never uses it.
+EMBEDDED_SECRETS_FILE = Path(env.str("EMBEDDED_SECRETS_FILE", str(BASE_DIR / "var" / "embedded-secrets.json")))
+_SECRET_NAMES = ("SECRET_KEY", "JWT_SECRET_KEY", "ENCRYPTION_MASTER_KEY")
 GENERATED_SECRETS: list[str] = []
+_stored_secrets: dict[str, str] | None = None
+
+
+def _embedded_secrets() -> dict[str, str]:
+    """The generated secrets, created atomically by the first process that needs them."""
+    global _stored_secrets
+    if _stored_secrets is not None:
+        return _stored_secrets
+    path = EMBEDDED_SECRETS_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fresh = {name: secrets.token_urlsafe(48) for name in _SECRET_NAMES}
+        temporary = path.with_name(f".{path.name}.{os.getpid()}")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            json.dump(fresh, handle)
+        try:
+            os.link(temporary, path)  # fails if another process won the race: use theirs
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink()
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"Cannot read the embedded secrets file {path}: {exc}") from exc
+    if not isinstance(stored, dict) or not all(isinstance(stored.get(n), str) for n in _SECRET_NAMES):
+        raise ConfigError(f"The embedded secrets file {path} is damaged; delete it to generate new secrets.")
+    _stored_secrets = stored
+    return stored
 
 
 def _secret(name: str) -> str:
@@ -39,7 +76,7 @@ def _secret(name: str) -> str:
     supplied = env.raw(name)
     if supplied is None:
         GENERATED_SECRETS.append(name)
-        return secrets.token_urlsafe(48)
+        return _embedded_secrets()[name]
     return supplied
 
 
@@ -172,8 +209,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 
 
 if GENERATED_SECRETS:
     logging.getLogger("devskyy.settings").warning(
-        "Embedded mode: generated %s for this run only; set them in the environment to persist sessions and keys.",
+        "Development mode: %s generated once and kept in %s; production takes them from the environment.",
         ", ".join(GENERATED_SECRETS),
+        EMBEDDED_SECRETS_FILE,
     )
 
 # --- Serving --------------------------------------------------------------------------

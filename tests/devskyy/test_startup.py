@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.support.servers import manage
@@ -70,7 +72,34 @@ def test_deploy_check_is_clean_with_production_settings() -> None:
     assert "System check identified no issues" in result.stdout
 
 
-def test_embedded_mode_warns_that_secrets_are_generated() -> None:
-    result = _check({})
-    assert result.returncode == 0, result.stderr
-    assert "generated SECRET_KEY, JWT_SECRET_KEY, ENCRYPTION_MASTER_KEY" in result.stderr
+def test_embedded_mode_generates_secrets_once_and_every_process_shares_them(tmp_path) -> None:
+    stored = tmp_path / "var" / "secrets.json"
+    env = {"EMBEDDED_SECRETS_FILE": str(stored)}
+    show = [
+        "shell",
+        "-v",
+        "0",
+        "-c",
+        "from django.conf import settings as s; print(s.ENCRYPTION_MASTER_KEY, s.JWT_SECRET_KEY)",
+    ]
+
+    first = manage(show, env)
+    second = manage(show, env)
+
+    assert first.returncode == 0, first.stderr
+    assert "SECRET_KEY, JWT_SECRET_KEY, ENCRYPTION_MASTER_KEY generated once" in first.stderr
+    assert first.stdout.split() == second.stdout.split()
+    assert len(first.stdout.split()) == 2
+    assert stored.stat().st_mode & 0o777 == 0o600
+    assert json.loads(stored.read_text())["ENCRYPTION_MASTER_KEY"] == first.stdout.split()[0]
+    # A key given in the environment wins over the stored one.
+    given = manage(show, {**env, "JWT_SECRET_KEY": "j" * 40})
+    assert given.stdout.split() == [first.stdout.split()[0], "j" * 40]
+
+
+def test_a_damaged_embedded_secrets_file_is_a_clear_configuration_error(tmp_path) -> None:
+    stored = tmp_path / "secrets.json"
+    stored.write_text("{not json")
+    result = _check({"EMBEDDED_SECRETS_FILE": str(stored)})
+    assert result.returncode == 2
+    assert "embedded secrets file" in result.stderr
