@@ -523,13 +523,19 @@ def media_job_step(*, job_id: str) -> StepOutcome:
             billed=bool(job.provider_task_id),
         )
     try:
-        if job.status == MediaStatus.QUEUED:
-            return _submit(job, token)
-        return _poll(job, token)
-    except SSRFBlockedError as exc:
-        return _fail(job, token, code="url_not_allowed", message=exc.message, billed=bool(job.provider_task_id))
-    except BudgetExceeded as exc:
-        return _fail(job, token, code=exc.code, message=exc.message, billed=False, called=False)
+        try:
+            if job.status == MediaStatus.QUEUED:
+                return _submit(job, token)
+            return _poll(job, token)
+        except SSRFBlockedError as exc:
+            return _fail(job, token, code="url_not_allowed", message=exc.message, billed=bool(job.provider_task_id))
+        except BudgetExceeded as exc:
+            return _fail(job, token, code=exc.code, message=exc.message, billed=False, called=False)
+    except Exception:
+        # A database error or a bug: give the claim back so the retried task (or
+        # media_jobs_requeue) runs the step again instead of waiting out the lease.
+        MediaJob.objects.filter(pk=job.pk, step_token=token).update(lease_until=None)
+        raise
 
 
 def _submit(job: MediaJob, token: uuid.UUID) -> StepOutcome:
