@@ -21,7 +21,7 @@ from agents_app.llm.models import DailyBudget, SpendLedgerEntry
 from agents_app.media.models import MediaFile, MediaJob, MediaStatus
 from agents_app.media.services import media_job_step
 from commerce_app.models import Product
-from devskyy.core.audit import AuditLog
+from devskyy.core.models import AuditLog
 from devskyy.core.roles import Role
 from devskyy.feed.models import FeedEvent
 from tests.support.auth import access_token, bearer, make_api_key, make_user, security_events
@@ -123,11 +123,11 @@ def test_a_text_job_runs_to_success_stores_the_model_and_serves_the_same_bytes(m
     assert set(files) == {"model", "preview"}
     download = client.get(files["model"]["download_url"], **auth)
     assert download.status_code == 200
-    assert b"".join(download.streaming_content) == minimal_glb()
+    assert download.getvalue() == minimal_glb()
     assert download["Content-Type"] == "model/gltf-binary"
     assert 'filename="model.glb"' in download["Content-Disposition"]
     preview = client.get(files["preview"]["download_url"], **auth)
-    assert b"".join(preview.streaming_content) == png(4, 4, (20, 20, 20))
+    assert preview.getvalue() == png(4, 4, (20, 20, 20))
 
     sent = next(r for r in media.tripo.requests if r["op"] == "create")
     assert sent["body"] == {"type": "text_to_model", "prompt": "an oversized black hoodie", "pbr": True}
@@ -199,7 +199,7 @@ def test_a_tryon_job_sends_base64_images_and_stores_the_result(media: Providers)
     [image] = detail["files"]
     assert image["role"] == "image"
     got = client.get(image["download_url"], **auth)
-    assert b"".join(got.streaming_content) == png(3, 5, (10, 120, 200))
+    assert got.getvalue() == png(3, 5, (10, 120, 200))
     ledger = SpendLedgerEntry.objects.get()
     assert (ledger.kind, ledger.amount, ledger.model) == ("tryon", Decimal("0.075"), "tryon-v1.6")
     # A try-on job is not a 3D job.
@@ -324,7 +324,7 @@ def test_other_users_jobs_are_404_everywhere_and_lists_are_scoped(media: Provide
     owner_client, owner_auth, _ = _api()
     job_id = _post(owner_client, owner_auth, TEXT, {"prompt": "a cap"}).json()["id"]
     job = drive(job_id)
-    file_id = job.files.first().pk
+    file_id = job.files.get(role="model").pk
     other_client, other_auth, _ = _api(Role.OPERATOR)
     for method, path in (
         ("get", f"/api/v1/media/3d/jobs/{job_id}"),
