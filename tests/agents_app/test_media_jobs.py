@@ -60,6 +60,10 @@ def media(settings, tmp_path):
         images.host_file("/person.png", png(4, 8, (230, 200, 180)), "image/png")
         images.host_file("/page.html", b"<html>not an image</html>", "text/html")
         yield Providers(tripo, fashn, images, settings)
+    # Leave no queued step behind for a later test's worker (services pass: shared Redis broker).
+    from devskyy.taskqueue import app
+
+    app.control.purge()
 
 
 class Providers:
