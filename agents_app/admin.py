@@ -611,3 +611,7 @@ class WorkflowRunAdmin(admin.ModelAdmin[WorkflowRun]):
             workflow_cancel(run=run)
             done += 1
         self.message_user(request, f"Cancelled {done} workflow run(s).")
+
+
+# --- 3D generation and try-on jobs (issue 7): registered in agents_app/media/admin.py ------
+from agents_app.media import admin as media_admin  # noqa: E402, F401

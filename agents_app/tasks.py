@@ -7,7 +7,10 @@ from typing import Any
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
+from agents_app.media.tasks import advance_media_job
 from agents_app.services.execution import task_execute
+
+__all__ = ["advance_media_job", "run_agent_task"]  # the media task registers with the worker through here
 
 
 @shared_task(

@@ -1,11 +1,9 @@
 """Tools that need an outside service.
 
 ``llm_complete`` runs through the LLM gateway (agents_app.services.thinking);
-WooCommerce tools run through commerce_app's sync and outbox services. The others'
-clients arrive with later issues (3D/try-on and WordPress: 7+). Until
-then each one fails fast and says why; none pretends to work:
-unconfigured -> ``IntegrationNotConfiguredError`` (the API refuses before creating a task),
-configured but no client in this build -> ``IntegrationNotAvailableError``. Nothing is sent.
+WooCommerce tools run through commerce_app's sync and outbox services; WordPress tools
+live in ``tools/wordpress.py``, 3D and try-on in ``tools/media.py``. Unconfigured ->
+``IntegrationNotConfiguredError`` (the API refuses before creating a task); nothing is sent.
 """
 
 from __future__ import annotations
@@ -15,7 +13,6 @@ from typing import Any
 from django.db import transaction
 
 from agents_app.exceptions import (
-    IntegrationNotAvailableError,
     IntegrationNotConfiguredError,
     LLMNotConfiguredError,
     ToolError,
@@ -25,12 +22,6 @@ from agents_app.tools.base import ToolContext, register
 from commerce_app.models import OutboxEntry, Product
 from commerce_app.outbox import outbox_add, outbox_push, outbox_push_safely
 from commerce_app.sync import shop_sync
-
-_ARRIVES_WITH = {
-    "woocommerce": "issue 6",
-    "tripo": "issue 7",
-    "fashn": "issue 7",
-}
 
 
 def require(integration: str) -> None:
@@ -45,14 +36,6 @@ def require(integration: str) -> None:
         raise IntegrationNotConfiguredError(
             f"The {integration} integration is not configured.", details={"requires": integration}
         )
-
-
-def _not_in_this_build(integration: str) -> IntegrationNotAvailableError:
-    return IntegrationNotAvailableError(
-        f"The {integration} client is not part of this build yet (it arrives with {_ARRIVES_WITH[integration]}); "
-        "nothing was sent.",
-        details={"requires": integration},
-    )
 
 
 @register(
@@ -136,43 +119,6 @@ def woocommerce_push_product(ctx: ToolContext, params: dict[str, Any]) -> dict[s
     report = outbox_push()
     entry_status = OutboxEntry.objects.filter(pk=entry.pk).values_list("status", flat=True).first() if entry else None
     return {"sku": product.sku, "outbox_entry": entry.pk if entry else None, "status": entry_status, **report.as_dict()}
-
-
-@register(
-    "generate_3d_model",
-    description="Generate a 3D model of a product with Tripo from a text prompt or a product image.",
-    category="creative",
-    requires=("tripo",),
-    schema={
-        "properties": {
-            "sku": {"type": "string", "minLength": 1, "maxLength": 64},
-            "prompt": {"type": "string", "minLength": 1, "maxLength": 2000},
-            "image_url": {"type": "string", "format": "uri", "maxLength": 2000},
-        },
-        "anyOf": [{"required": ["prompt"]}, {"required": ["image_url"]}],
-    },
-)
-def generate_3d_model(ctx: ToolContext, params: dict[str, Any]) -> dict[str, Any]:
-    require("tripo")
-    raise _not_in_this_build("tripo")
-
-
-@register(
-    "virtual_tryon",
-    description="Render a garment on a model photo with FASHN.",
-    category="creative",
-    requires=("fashn",),
-    schema={
-        "properties": {
-            "garment_image_url": {"type": "string", "format": "uri", "maxLength": 2000},
-            "model_image_url": {"type": "string", "format": "uri", "maxLength": 2000},
-        },
-        "required": ["garment_image_url", "model_image_url"],
-    },
-)
-def virtual_tryon(ctx: ToolContext, params: dict[str, Any]) -> dict[str, Any]:
-    require("fashn")
-    raise _not_in_this_build("fashn")
 
 
 def check_requirements(requires: frozenset[str]) -> None:

@@ -30,6 +30,29 @@ TRIPO_BASE_URL = env.url("TRIPO_BASE_URL", "https://api.tripo3d.ai", schemes=_HT
 FASHN_API_KEY = env.str("FASHN_API_KEY")
 FASHN_BASE_URL = env.url("FASHN_BASE_URL", "https://api.fashn.ai", schemes=_HTTP)
 HUGGINGFACE_ACCESS_TOKEN = env.str("HUGGINGFACE_ACCESS_TOKEN")
+FASHN_MODEL_NAME = env.choice("FASHN_MODEL_NAME", "tryon-v1.6", ("tryon-v1.6", "tryon-v1.5"))
+# List prices charged to the spend ledger (and reserved from the daily budget before a
+# job is submitted): neither provider reports a per-task amount in its task answer.
+# Defaults are public list prices at the time of writing; set your plan's price.
+TRIPO_PRICE_USD_PER_TASK = env.float("TRIPO_PRICE_USD_PER_TASK", 0.20, minimum=0.0, maximum=100.0)
+FASHN_PRICE_USD_PER_RUN = env.float("FASHN_PRICE_USD_PER_RUN", 0.075, minimum=0.0, maximum=100.0)
+# 3D / try-on jobs (agents_app/media): a job still unfinished this long after it was
+# created fails with ``deadline_exceeded``; status polls start MEDIA_POLL_INITIAL_SECONDS
+# apart and grow by half each time up to MEDIA_POLL_MAX_SECONDS (the task re-queues itself).
+MEDIA_JOB_DEADLINE_SECONDS = env.int("MEDIA_JOB_DEADLINE_SECONDS", 1800, minimum=1, maximum=86_400)
+MEDIA_POLL_INITIAL_SECONDS = env.float("MEDIA_POLL_INITIAL_SECONDS", 2.0, minimum=0.0, maximum=600.0)
+MEDIA_POLL_MAX_SECONDS = env.float("MEDIA_POLL_MAX_SECONDS", 30.0, minimum=0.0, maximum=3600.0)
+# One provider API call: timeout, attempts (429/5xx/connection errors) and backoff base.
+MEDIA_HTTP_TIMEOUT_SECONDS = env.float("MEDIA_HTTP_TIMEOUT_SECONDS", 30.0, minimum=0.1, maximum=300.0)
+MEDIA_MAX_ATTEMPTS = env.int("MEDIA_MAX_ATTEMPTS", 4, minimum=1, maximum=10)
+MEDIA_RETRY_BASE_SECONDS = env.float("MEDIA_RETRY_BASE_SECONDS", 1.0, minimum=0.0, maximum=60.0)
+# Size limits of fetched input images and of downloaded outputs (models, renders).
+MEDIA_MAX_INPUT_BYTES = env.int("MEDIA_MAX_INPUT_BYTES", 10 * 1024 * 1024, minimum=1024, maximum=100 * 1024 * 1024)
+MEDIA_MAX_OUTPUT_BYTES = env.int("MEDIA_MAX_OUTPUT_BYTES", 100 * 1024 * 1024, minimum=1024, maximum=1024 * 1024 * 1024)
+MEDIA_DOWNLOAD_TIMEOUT_SECONDS = env.float("MEDIA_DOWNLOAD_TIMEOUT_SECONDS", 120.0, minimum=1.0, maximum=1800.0)
+# (ip, port) pairs exempt from the SSRF guard for image and output fetches. Tests set
+# it with override_settings to reach local servers; never read from the environment.
+MEDIA_UNSAFE_ALLOWED_ADDRESSES: list[tuple[str, int]] = []
 
 WORDPRESS_URL = env.url("WORDPRESS_URL", schemes=_HTTP)
 WORDPRESS_USER = env.str("WORDPRESS_USER")

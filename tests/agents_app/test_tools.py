@@ -11,7 +11,6 @@ from django.test import override_settings
 from django.utils import timezone
 
 from agents_app.exceptions import (
-    IntegrationNotAvailableError,
     IntegrationNotConfiguredError,
     LLMNotConfiguredError,
     ToolError,
@@ -136,9 +135,11 @@ def test_llm_action_fails_fast_without_a_provider() -> None:
         run("llm_complete", {"prompt": "Write a tagline"})
 
 
-@override_settings(TRIPO_API_KEY="configured-key")
-def test_a_configured_integration_without_a_client_says_so_and_sends_nothing() -> None:
-    with pytest.raises(IntegrationNotAvailableError, match="nothing was sent"):
+@override_settings(TRIPO_API_KEY="", FASHN_API_KEY="configured-key", ENABLE_3D_GENERATION=False)
+def test_unconfigured_or_switched_off_integrations_fail_fast() -> None:
+    with pytest.raises(IntegrationNotConfiguredError):
         run("generate_3d_model", {"prompt": "a hoodie"})
+    with pytest.raises(IntegrationNotConfiguredError):  # the key is set, but 3D generation is off
+        run("virtual_tryon", {"model_image_url": "https://x.test/m.png", "garment_image_url": "https://x.test/g.png"})
     with pytest.raises(IntegrationNotConfiguredError):
         run("woocommerce_sync", {"entity": "products"})

@@ -1,0 +1,26 @@
+"""Celery task advancing 3D / try-on jobs (``celery -A devskyy.taskqueue worker``)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+from agents_app.media.services import media_job_step, schedule_step
+
+
+@shared_task(
+    name="agents_app.media.advance_job",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    # Transient: the database went away. The claim's lease lapses and the retry claims again.
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    max_retries=20,
+)
+def advance_media_job(job_id: str) -> str:
+    """One step of job ``job_id``; queues the next one (a countdown, never a sleep)."""
+    outcome = media_job_step(job_id=job_id)
+    if outcome.next_in is not None:
+        schedule_step(job_id=job_id, countdown=outcome.next_in)
+    return outcome.status
