@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import shutil
@@ -105,21 +106,30 @@ def child_pids(pid: int) -> list[int]:
     return [int(p) for p in children.read_text().split()]
 
 
+def _round(value: float | None) -> float | None:
+    return round(value, 1) if value is not None else None
+
+
 # --- load generation -------------------------------------------------------------------
 Request = Callable[[httpx.Client, random.Random], httpx.Response]
 
 
+def _percentile(values: list[float], share: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
 @dataclass
 class EndpointStats:
-    latencies_ms: list[float] = field(default_factory=list)
+    latencies_ms: list[float] = field(default_factory=list)  # as the client saw them
+    server_ms: list[float] = field(default_factory=list)  # X-Response-Time: inside Django
     statuses: Counter[int] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
 
     def percentile(self, share: float) -> float | None:
-        if not self.latencies_ms:
-            return None
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+        return _percentile(self.latencies_ms, share)
 
 
 @dataclass
@@ -137,10 +147,15 @@ class LoadRun:
     stats: dict[str, EndpointStats] = field(default_factory=lambda: defaultdict(EndpointStats))
     bad: list[str] = field(default_factory=list)
     elapsed: float = 0.0
+    client_cpu_seconds: float = 0.0
 
     def run(self, during: Callable[[float], None] | None = None) -> None:
         """Run the load; ``during(elapsed)`` is called from this thread about every second."""
         lock = threading.Lock()
+        # httpx logs every request at INFO: thousands of records formatted in the
+        # client process would take CPU from the servers under test.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        cpu_before = time.process_time()
         start = time.monotonic()
         deadline = start + self.seconds
         labels = [label for label, _, _ in self.mix]
@@ -163,12 +178,16 @@ class LoadRun:
                         continue
                     local[label].latencies_ms.append((time.perf_counter() - sent) * 1000)
                     local[label].statuses[response.status_code] += 1
+                    server = response.headers.get("X-Response-Time", "")
+                    if server.endswith("ms"):
+                        local[label].server_ms.append(float(server[:-2]))
                     if response.status_code >= 400 and len(bad) < 20:
                         bad.append(f"{label}: {response.status_code} {response.text[:300]}")
             with lock:
                 for name, stats in local.items():
                     merged = self.stats[name]
                     merged.latencies_ms.extend(stats.latencies_ms)
+                    merged.server_ms.extend(stats.server_ms)
                     merged.statuses.update(stats.statuses)
                     merged.errors.update(stats.errors)
                 self.bad.extend(bad)
@@ -184,6 +203,7 @@ class LoadRun:
             if now > deadline + self.timeout + 30:
                 raise RuntimeError("load clients did not stop")
         self.elapsed = time.monotonic() - start
+        self.client_cpu_seconds = time.process_time() - cpu_before
 
     def summary(self) -> dict[str, Any]:
         total = sum(len(s.latencies_ms) for s in self.stats.values())
@@ -197,11 +217,14 @@ class LoadRun:
                 "p50_ms": round(p50, 1) if p50 is not None else None,
                 "p99_ms": round(p99, 1) if p99 is not None else None,
                 "max_ms": round(max(stats.latencies_ms), 1) if stats.latencies_ms else None,
+                "server_p50_ms": _round(_percentile(stats.server_ms, 0.50)),
+                "server_p99_ms": _round(_percentile(stats.server_ms, 0.99)),
             }
         return {
             "clients": self.clients,
             "seconds": round(self.elapsed, 1),
             "requests": total,
             "rps": round(total / self.elapsed, 1) if self.elapsed else None,
+            "client_cpu_seconds": round(self.client_cpu_seconds, 1),
             "endpoints": per_endpoint,
         }
