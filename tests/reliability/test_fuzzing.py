@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import hypothesis
@@ -46,6 +47,7 @@ from schemathesis.specs.openapi.checks import (
 
 from devskyy.core.roles import Role
 from tests.support.auth import access_token, make_user
+from tests.support.load import empty_broker
 
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -87,13 +89,15 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 
 
 @pytest.fixture
-def api_schema(settings: Any) -> Any:
+def api_schema(settings: Any) -> Iterator[Any]:
     # One client (this test) makes every request: no rate limit may answer for the API.
     settings.RATE_LIMIT_PER_MINUTE = 1_000_000
     settings.RATE_LIMIT_PER_HOUR = 1_000_000
     settings.LOGIN_RATE_LIMIT_PER_MINUTE = 1_000_000
     call_command("seed_agents", stdout=io.StringIO())
-    return schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
+    yield schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
+    # Tasks and deliveries created here were queued for workers that never ran.
+    empty_broker(settings.CELERY_BROKER_URL)
 
 
 @pytest.fixture

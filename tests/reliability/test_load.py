@@ -50,7 +50,7 @@ from devskyy.core.accounts import user_set_roles
 from devskyy.core.roles import Role
 from tests.support.auth import access_token
 from tests.support.figures import record
-from tests.support.load import LoadRun, child_pids, named_worker, rss_kib, wait_for_workers
+from tests.support.load import LoadRun, child_pids, empty_broker, named_worker, rss_kib, wait_for_workers
 from tests.support.servers import gunicorn
 
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -113,6 +113,7 @@ def test_fifty_clients_for_a_minute_get_no_error_within_bounds_and_flat_memory(s
         "RATE_LIMIT_PER_MINUTE": "10000000",
         "RATE_LIMIT_PER_HOUR": "10000000",
     }
+    empty_broker(settings.CELERY_BROKER_URL)
     with gunicorn(env, workers=2) as server, named_worker(env, "load-tasks", concurrency=1) as task_worker:
         wait_for_workers(settings.REDIS_URL, [task_worker.hostname])
         workers = child_pids(server.process.pid)

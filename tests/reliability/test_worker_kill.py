@@ -42,7 +42,7 @@ from agents_app.models import Agent, AgentTask, TaskStatus
 from agents_app.services.tasks import task_create
 from devskyy.feed.models import FeedEvent
 from tests.support.figures import record
-from tests.support.load import child_pids, named_worker, wait_for_workers
+from tests.support.load import child_pids, empty_broker, named_worker, wait_for_workers
 from tests.support.servers import poll
 
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -57,9 +57,10 @@ CONCURRENCY = 2
 
 @pytest.fixture
 def broker() -> redis.Redis:
+    # Messages and unacked entries left by earlier tests would be delivered here.
+    empty_broker(settings.CELERY_BROKER_URL)
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    # Messages and unacked entries left by earlier runs would be delivered here.
-    client.delete("celery", "unacked", "unacked_index", "unacked_mutex", "devskyy:workers")
+    client.delete("devskyy:workers")
     return client
 
 

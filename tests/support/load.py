@@ -79,6 +79,16 @@ def named_worker(env: Mapping[str, str], name: str, *, concurrency: int = 2) -> 
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+BROKER_KEYS = ("celery", "unacked", "unacked_index", "unacked_mutex")
+
+
+def empty_broker(redis_url: str) -> None:
+    """Drop queued and unacknowledged Celery messages left by earlier tests (their task
+    rows are gone with their test's database flush), so a worker started now sees only
+    this test's messages."""
+    redis.Redis.from_url(redis_url).delete(*BROKER_KEYS)
+
+
 def wait_for_workers(redis_url: str, hostnames: list[str], timeout: float = 60) -> None:
     client = redis.Redis.from_url(redis_url)
     deadline = time.monotonic() + timeout
