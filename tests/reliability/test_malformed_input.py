@@ -179,3 +179,13 @@ def test_nul_bytes_and_huge_ids_in_urls_get_a_4xx_envelope(api: tuple[Client, in
     response = client.get(path)
     assert 400 <= response.status_code < 500, (response.status_code, response.content[:300])
     assert response.json()["error"]["code"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/tasks?cursor=not-a-cursor", "/api/v1/round-table?cursor=%00%ff"])
+def test_a_malformed_cursor_is_a_400_naming_the_parameter(api: tuple[Client, int], path: str) -> None:
+    client, _ = api
+    response = client.get(path)
+    assert response.status_code == 400, response.content[:300]
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert list(error["details"]) == ["cursor"]
