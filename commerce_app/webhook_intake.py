@@ -91,7 +91,7 @@ def _dispatch(topic: str, raw_body: bytes) -> tuple[str, str, int | None, list[i
         return DeliveryStatus.IGNORED, f"topic {topic or '(none)'} is not handled", None, []
     try:
         data: Any = json.loads(raw_body, parse_float=Decimal)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply to decode
         return DeliveryStatus.FAILED, "body is not JSON", None, []
     if not isinstance(data, dict) or not isinstance(data.get("id"), int):
         return DeliveryStatus.FAILED, "body has no object id", None, []

@@ -8,7 +8,7 @@ cache client among them) were rebuilt on every request. Here:
 
 * the request body is read on the event loop first (a slow upload holds no thread),
   in memory up to 1 MiB, spooled to a temporary file beyond; a body over
-  REQUEST_BODY_MAX_BYTES is refused with 413 before it is read;
+  REQUEST_BODY_MAX_BYTES is refused with 413 (the error envelope) before it is read;
 * the WSGI app runs on a pool thread in that thread's own context, as under a WSGI
   server (Django's connections and cache clients persist per thread);
 * a non-streaming response (every API response) is collected on the thread and its
@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import io
 import itertools
+import json
 import logging
 import sys
 import tempfile
@@ -119,7 +120,7 @@ class WSGIBridge:
     async def _read_body(self, scope: Scope, receive: Receive, send: Send) -> IO[bytes] | None:
         declared = next((v for k, v in scope.get("headers", ()) if k == b"content-length"), None)
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            await self._refuse_too_large(send)
+            await self._refuse_too_large(scope, send)
             return None
         body: IO[bytes] = io.BytesIO()
         size = 0
@@ -136,7 +137,7 @@ class WSGIBridge:
             size += len(chunk)
             if size > self.max_body_bytes:
                 body.close()
-                await self._refuse_too_large(send)
+                await self._refuse_too_large(scope, send)
                 return None
             if size > _IN_MEMORY_BODY and isinstance(body, io.BytesIO):
                 spooled = tempfile.TemporaryFile()  # noqa: SIM115 - closed by __call__
@@ -146,11 +147,30 @@ class WSGIBridge:
         body.seek(0)
         return body
 
-    async def _refuse_too_large(self, send: Send) -> None:
-        message = f"Request body larger than {self.max_body_bytes} bytes.".encode()
-        headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(message)).encode())]
+    async def _refuse_too_large(self, scope: Scope, send: Send) -> None:
+        """413 with the API's error envelope (devskyy/core/errors.py) and a request id,
+        like every other error: Django never sees this request, so it is built here."""
+        from devskyy.core.context import new_request_id
+
+        incoming = next((v for k, v in scope.get("headers", ()) if k == b"x-request-id"), b"")
+        request_id = new_request_id(incoming.decode("latin1"))
+        body = json.dumps(
+            {
+                "error": {
+                    "code": "payload_too_large",
+                    "message": f"Request body larger than {self.max_body_bytes} bytes.",
+                    "details": {"max_bytes": self.max_body_bytes},
+                    "request_id": request_id,
+                }
+            }
+        ).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"x-request-id", request_id.encode()),
+        ]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": message})
+        await send({"type": "http.response.body", "body": body})
 
     def _run(self, environ: dict[str, Any], response: _Response) -> None:
         """On a pool thread: run the app, hand status, headers and body to the loop."""

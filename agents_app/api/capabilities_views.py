@@ -27,6 +27,7 @@ from agents_app.capabilities.code_analysis import SourceFile, fix_sources, scan_
 from agents_app.capabilities.ml import predict
 from agents_app.services.tasks import task_create
 from devskyy.core.roles import Role
+from devskyy.core.schema import error_responses
 
 # Running the analyser costs a subprocess of up to 20 s: the roles whose work is code
 # (developers, service clients such as CI, admins). Operators run the shop, not code.
@@ -68,7 +69,7 @@ class CodeFixView(APIView):
 class PredictView(APIView):
     @extend_schema(
         request=PredictInputSerializer,
-        responses={200: PredictionOutputSerializer},
+        responses={200: PredictionOutputSerializer, **error_responses(422)},
         summary="Run an ML model on the shop's data (default) or on the data given; 422 when too few data",
     )
     def post(self, request: Request) -> Response:
@@ -108,7 +109,7 @@ class ThemeDownloadView(APIView):
 class WordPressPublishView(APIView):
     @extend_schema(
         request=PublishInputSerializer,
-        responses={202: TaskOutputSerializer, 200: TaskOutputSerializer},
+        responses={202: TaskOutputSerializer, 200: TaskOutputSerializer, **error_responses(409, 503)},
         parameters=[IDEMPOTENCY_HEADER],
         summary="Publish or update a post/page (or a product's page) on WordPress as a queued task",
     )

@@ -12,7 +12,6 @@ from typing import Any
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -28,6 +27,8 @@ from agents_app.services.workflows import (
     workflow_detail,
 )
 from agents_app.workflow_templates import TEMPLATES
+from devskyy.core.pagination import CursorPagination
+from devskyy.core.schema import error_responses
 
 # --- Round Table ---------------------------------------------------------------------
 
@@ -134,19 +135,24 @@ class RoundTablePagination(CursorPagination):
 
 
 class RoundTableListView(APIView):
+    pagination_class = RoundTablePagination  # the page shape in the schema, and the pages below
+
     @extend_schema(
         parameters=[OpenApiParameter("cursor", OpenApiTypes.STR), OpenApiParameter("limit", OpenApiTypes.INT)],
         responses=RoundTableSerializer(many=True),
         summary="Round Tables you may see, newest first, cursor-paginated",
     )
     def get(self, request: Request) -> Response:
-        paginator = RoundTablePagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(visible_round_tables(request.user), request, view=self) or []
         return paginator.get_paginated_response([round_table_payload(t, entries=False) for t in page])
 
 
 class RoundTableLatestView(APIView):
-    @extend_schema(responses=RoundTableDetailSerializer, summary="The newest Round Table you may see, with entries")
+    @extend_schema(
+        responses={200: RoundTableDetailSerializer, **error_responses(404)},
+        summary="The newest Round Table you may see, with entries",
+    )
     def get(self, request: Request) -> Response:
         table = visible_round_tables(request.user).prefetch_related("entries").order_by("-created_at").first()
         if table is None:
@@ -321,7 +327,7 @@ class WorkflowDetailView(APIView):
 class WorkflowCancelView(APIView):
     @extend_schema(
         request=None,
-        responses={202: WorkflowRunSerializer},
+        responses={202: WorkflowRunSerializer, **error_responses(409)},
         summary="Cancel a running workflow: waiting steps never start, running tasks are asked to stop",
     )
     def post(self, request: Request, run_id: Any) -> Response:

@@ -10,7 +10,6 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -33,7 +32,9 @@ from agents_app.services.agents import agent_start, agent_stop
 from agents_app.services.tasks import LLM_ACTION, CreatedTask, task_cancel, task_create
 from agents_app.tools.base import Tool, registry
 from devskyy.core.errors import DomainError
+from devskyy.core.pagination import CursorPagination
 from devskyy.core.roles import Role
+from devskyy.core.schema import error_responses
 
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 IDEMPOTENCY_HEADER = OpenApiParameter(
@@ -138,7 +139,7 @@ class AgentStopView(APIView):
 class AgentExecuteView(APIView):
     @extend_schema(
         request=ExecuteInputSerializer,
-        responses={202: TaskOutputSerializer, 200: TaskOutputSerializer},
+        responses={202: TaskOutputSerializer, 200: TaskOutputSerializer, **error_responses(409, 503)},
         parameters=[IDEMPOTENCY_HEADER],
         summary="Queue an agent action: a tool by name, or a free-text request for the LLM",
     )
@@ -177,6 +178,8 @@ class TaskCursorPagination(CursorPagination):
 
 
 class TaskListCreateView(APIView):
+    pagination_class = TaskCursorPagination  # the page shape in the schema, and the pages below
+
     @extend_schema(
         parameters=[
             TaskListFilterSerializer,
@@ -197,13 +200,13 @@ class TaskListCreateView(APIView):
             created_after=f.get("created_after"),
             created_before=f.get("created_before"),
         )
-        paginator = TaskCursorPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self) or []
         return paginator.get_paginated_response(TaskOutputSerializer(page, many=True).data)
 
     @extend_schema(
         request=TaskCreateInputSerializer,
-        responses={202: TaskOutputSerializer, 200: TaskOutputSerializer},
+        responses={202: TaskOutputSerializer, 200: TaskOutputSerializer, **error_responses(404, 409, 503)},
         parameters=[IDEMPOTENCY_HEADER],
         summary="Queue a task: an agent's tool action with parameters",
     )
@@ -231,7 +234,7 @@ class TaskDetailView(APIView):
 class TaskCancelView(APIView):
     @extend_schema(
         request=None,
-        responses={202: TaskOutputSerializer},
+        responses={202: TaskOutputSerializer, **error_responses(409)},
         summary="Cancel: a pending task never starts; a running one stops at its next checkpoint",
     )
     def post(self, request: Request, task_id: str) -> Response:

@@ -36,8 +36,15 @@ from commerce_app.pricing import price_optimize
 from devskyy.core.errors import NotFoundError
 
 
-def _paginate(view: APIView, request: Request, qs: QuerySet[Any], serializer: type[Any]) -> Response:
-    paginator = LimitOffsetPagination()
+class _PagedListView(APIView):
+    """A list answered in limit/offset pages; ``pagination_class`` also gives the schema
+    its page shape (count, next, previous, results) and its limit/offset parameters."""
+
+    pagination_class = LimitOffsetPagination
+
+
+def _paginate(view: _PagedListView, request: Request, qs: QuerySet[Any], serializer: type[Any]) -> Response:
+    paginator = view.pagination_class()
     page = paginator.paginate_queryset(qs, request, view=view)
     return paginator.get_paginated_response(serializer(page, many=True).data)
 
@@ -49,7 +56,7 @@ def _product(pk: int) -> Product:
     return product
 
 
-class ProductListCreateView(APIView):
+class ProductListCreateView(_PagedListView):
     @extend_schema(parameters=[ProductFilterSerializer], responses=ProductOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
         filters = ProductFilterSerializer(data=request.query_params)
@@ -145,7 +152,7 @@ class ProductBulkView(APIView):
         return Response(BulkOutputSerializer(payload).data)
 
 
-class OrderListView(APIView):
+class OrderListView(_PagedListView):
     @extend_schema(parameters=[OrderFilterSerializer], responses=OrderOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
         filters = OrderFilterSerializer(data=request.query_params)
@@ -166,7 +173,7 @@ class CustomerSearchSerializer(drf_serializers.Serializer[Any]):
     search = drf_serializers.CharField(required=False, max_length=200)
 
 
-class CustomerListView(APIView):
+class CustomerListView(_PagedListView):
     @extend_schema(parameters=[CustomerSearchSerializer], responses=CustomerOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
         filters = CustomerSearchSerializer(data=request.query_params)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -116,9 +117,19 @@ def test_a_body_over_the_limit_gets_413_and_the_app_never_runs() -> None:
         return [b""]
 
     declared = _call(app, _scope("POST", headers=[(b"content-length", b"5000")]), [b"x" * 5000], max_body=1024)
-    streamed = _call(app, _scope("POST"), [b"x" * 600, b"x" * 600], max_body=1024)
+    streamed = _call(
+        app, _scope("POST", headers=[(b"x-request-id", b"client-id-7")]), [b"x" * 600, b"x" * 600], max_body=1024
+    )
     assert declared[0]["status"] == streamed[0]["status"] == 413
     assert not calls
+    # The API's error envelope, like every other error, with the request id.
+    for sent in (declared, streamed):
+        assert dict(sent[0]["headers"])[b"content-type"] == b"application/json"
+        error = json.loads(_body(sent))["error"]
+        assert error["code"] == "payload_too_large"
+        assert error["details"] == {"max_bytes": 1024}
+    assert json.loads(_body(streamed))["error"]["request_id"] == "client-id-7"
+    assert dict(streamed[0]["headers"])[b"x-request-id"] == b"client-id-7"
 
 
 def test_a_streaming_response_is_sent_chunk_by_chunk() -> None:

@@ -1,0 +1,3 @@
+"""Reliability tests (issue 9): figures they measure are printed in the summary."""
+
+from tests.support.figures import pytest_terminal_summary  # noqa: F401 - pytest hook
