@@ -186,8 +186,11 @@ class RedisProcess:
 
 
 @contextmanager
-def celery_worker(env: Mapping[str, str], *, concurrency: int = 1) -> Iterator[subprocess.Popen[bytes]]:
-    """A real Celery worker process (``celery -A devskyy.taskqueue worker``)."""
+def celery_worker(
+    env: Mapping[str, str], *, concurrency: int = 1, hostname: str | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A real Celery worker process (``celery -A devskyy.taskqueue worker``); ``hostname``
+    (Celery's ``--hostname``, ``%h`` = this host) names it in task rows and heartbeats."""
     workdir = Path(tempfile.mkdtemp(prefix="devskyy-worker-"))
     log_path = workdir / "worker.log"
     with log_path.open("wb") as log:
@@ -200,7 +203,7 @@ def celery_worker(env: Mapping[str, str], *, concurrency: int = 1) -> Iterator[s
                 "--loglevel=INFO",
                 f"--concurrency={concurrency}",
                 "--pool=prefork",
-                f"--hostname=test-{free_port()}@%h",
+                f"--hostname={hostname or f'test-{free_port()}@%h'}",
             ],
             cwd=ROOT,
             env=base_env({"WORKER_HEARTBEAT_SECONDS": "1", **env}),
