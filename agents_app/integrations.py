@@ -1,21 +1,54 @@
-"""Which outside integrations are configured (from settings; nothing is contacted)."""
+"""Which outside integrations are configured (from settings and stored connections; nothing is contacted)."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 from django.conf import settings
 
+from commerce_app.selectors import shop_connection_enabled
+
 INTEGRATIONS = ("llm", "woocommerce", "wordpress", "tripo", "fashn")
+# The shop connection can be added or disabled in the admin; this process re-reads it at
+# most this often (the agents list asks on every request: PERF P1).
+SHOP_STATUS_SECONDS = 5.0
+_shop_lock = threading.Lock()
+_shop_status: tuple[float, tuple[str, str, str], bool] | None = None
+
+
+def _woocommerce_configured() -> bool:
+    """A stored connection decides (enabled or not); without one, the WOOCOMMERCE_* env vars
+    (the connection is seeded from them on first use: commerce_app.sync.shop_connection_get)."""
+    global _shop_status
+    now = time.monotonic()
+    env = (settings.WORDPRESS_URL, settings.WOOCOMMERCE_KEY, settings.WOOCOMMERCE_SECRET)
+    cached = _shop_status
+    if cached is not None and cached[0] > now and cached[1] == env:
+        return cached[2]
+    stored = shop_connection_enabled()
+    configured = stored if stored is not None else all(env)
+    with _shop_lock:
+        _shop_status = (now + SHOP_STATUS_SECONDS, env, configured)
+    return configured
+
+
+def forget_shop_status() -> None:
+    """Drop this process's cached shop status (after a connection change here, and in tests)."""
+    global _shop_status
+    with _shop_lock:
+        _shop_status = None
 
 
 def integration_status() -> dict[str, bool]:
     """``llm``: at least one provider is enabled (env key, local URL or an enabled stored
-    credential; one query)."""
+    credential; one query). ``woocommerce``: see :func:`_woocommerce_configured`."""
     from agents_app.llm.routing import enabled_providers
 
     llm = bool(enabled_providers())
     return {
         "llm": llm,
-        "woocommerce": bool(settings.WORDPRESS_URL and settings.WOOCOMMERCE_KEY and settings.WOOCOMMERCE_SECRET),
+        "woocommerce": _woocommerce_configured(),
         "wordpress": bool(settings.WORDPRESS_URL and settings.WORDPRESS_USER and settings.WORDPRESS_APP_PASSWORD),
         "tripo": bool(settings.ENABLE_3D_GENERATION and settings.TRIPO_API_KEY),
         "fashn": bool(settings.ENABLE_3D_GENERATION and settings.FASHN_API_KEY),

@@ -20,8 +20,9 @@ from commerce_app.models import (
     ShopConnection,
     WebhookDelivery,
 )
+from commerce_app.services import PRODUCT_FIELDS, product_create, product_delete, product_update
 from devskyy.core.background import enqueue
-from devskyy.core.catalog_changes import products_changed
+from devskyy.core.errors import DomainError
 
 _SECRETS = ("consumer_key", "consumer_secret", "webhook_secret")
 
@@ -34,6 +35,7 @@ class ProductAdmin(admin.ModelAdmin[Product]):
     readonly_fields = (
         "woocommerce_id",
         "parent",
+        "attributes",
         "sync_state",
         "sync_error",
         "woocommerce_modified_at",
@@ -53,20 +55,48 @@ class ProductAdmin(admin.ModelAdmin[Product]):
         enqueue(push_outbox)
         messages.info(request, "Outbox push queued; see Outbox entries for the outcome.")
 
-    # Admin edits are announced too, so cached LLM answers that quoted the product drop it.
+    def get_readonly_fields(self, request: HttpRequest, obj: Product | None = None) -> Any:
+        # A shop-linked product's SKU is WooCommerce's to change (services.product_update).
+        fields = tuple(self.readonly_fields)
+        return (*fields, "sku") if obj is not None and obj.woocommerce_id is not None else fields
+
+    def has_delete_permission(self, request: HttpRequest, obj: Product | None = None) -> bool:
+        # Shop-linked products are archived (status), never deleted here: see product_delete.
+        if obj is not None and obj.woocommerce_id is not None:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    # Admin writes go through the catalog services, like the API's: validation, audit row,
+    # outbox entry for price/stock/status of shop-linked products, cache invalidation.
     def save_model(self, request: HttpRequest, obj: Product, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        products_changed([obj.pk])
+        fields = [name for name in form.changed_data if name in PRODUCT_FIELDS] if change else list(PRODUCT_FIELDS)
+        data = {name: form.cleaned_data[name] for name in fields if name in form.cleaned_data}
+        try:
+            if change:
+                saved = product_update(product=obj, data=data, actor=request.user)
+            else:
+                saved = product_create(data=data, actor=request.user)
+        except DomainError as exc:
+            # The form validated the same rules; this is a concurrent change. Say so.
+            messages.error(request, f"Not saved: {exc.message}")
+            return
+        obj.pk = saved.pk
+        obj.refresh_from_db()
 
     def delete_model(self, request: HttpRequest, obj: Product) -> None:
-        pk = obj.pk
-        super().delete_model(request, obj)
-        products_changed([pk])
+        product_delete(product=obj, actor=request.user)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
-        ids = list(queryset.values_list("pk", flat=True))
-        super().delete_queryset(request, queryset)
-        products_changed(ids)
+        refused = []
+        for product in queryset:
+            try:
+                product_delete(product=product, actor=request.user)
+            except DomainError:
+                refused.append(product.sku)
+        if refused:
+            messages.warning(
+                request, f"Shop-linked products are archived, not deleted; kept: {', '.join(refused[:20])}"
+            )
 
 
 @admin.register(Customer)

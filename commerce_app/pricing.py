@@ -95,17 +95,28 @@ def price_optimize(
     strategy: str,
     min_margin: Decimal,
     max_discount: Decimal,
+    max_increase: Decimal = MAX_INCREASE,
+    history_days: int = 365,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Recommendations for ``product_ids`` (see the module docstring)."""
+    """Recommendations for ``product_ids`` (see the module docstring).
+
+    Each result says where its elasticity came from (``elasticity_source``: the product's
+    own price history, its category's, or only the prior), so callers can tell a
+    data-driven recommendation from one that rests on the prior alone.
+    """
     if strategy not in STRATEGIES:
         raise DomainError(f"Unknown strategy {strategy!r}.", code="invalid_strategy")
     if not Decimal(0) <= min_margin < Decimal(1):
         raise DomainError("min_margin must be within [0, 1).", code="invalid_constraints")
     if not Decimal(0) <= max_discount <= Decimal("0.9"):
         raise DomainError("max_discount must be within [0, 0.9].", code="invalid_constraints")
+    if not Decimal(0) <= max_increase <= Decimal(1):
+        raise DomainError("max_increase must be within [0, 1].", code="invalid_constraints")
+    if not 7 <= history_days <= 3650:
+        raise DomainError("history_days must be within [7, 3650].", code="invalid_constraints")
     now = now or timezone.now()
-    since = now - timedelta(days=365)
+    since = now - timedelta(days=history_days)
     products = {p.pk: p for p in Product.objects.filter(pk__in=list(product_ids))}
     unknown = [pid for pid in product_ids if pid not in products]
     categories = {p.category for p in products.values()}
@@ -144,17 +155,20 @@ def price_optimize(
             mx = sum(x for x, _ in pts) / len(pts)
             my = sum(y for _, y in pts) / len(pts)
             category_points[category_of[pid]].extend((x - mx, y - my) for x, y in pts)
+    category_fits = {cat: _fit(pts) for cat, pts in category_points.items()}
     category_prior = {
-        cat: _combine(PRIOR_ELASTICITY, PRIOR_PRECISION, _fit(pts))[:2] for cat, pts in category_points.items()
+        cat: _combine(PRIOR_ELASTICITY, PRIOR_PRECISION, fit)[:2] for cat, fit in category_fits.items() if fit
     }
     results = []
     for pid in product_ids:
         product = products.get(pid)
         if product is None:
             continue
-        prior, prior_precision = category_prior.get(product.category, (PRIOR_ELASTICITY, PRIOR_PRECISION))
+        category_estimate = category_prior.get(product.category)
+        prior, prior_precision = category_estimate or (PRIOR_ELASTICITY, PRIOR_PRECISION)
         own = _fit(points.get(pid, []))
         elasticity, _, weight = _combine(prior, prior_precision, own)
+        source = "product" if own is not None else "category" if category_estimate is not None else "prior"
         elasticity = min(MAX_ELASTICITY, max(MIN_ELASTICITY, elasticity))
         peer_prices = [price for other, cat, price in peers if cat == product.category and other != pid]
         results.append(
@@ -168,7 +182,9 @@ def price_optimize(
                 now=now,
                 min_margin=min_margin,
                 max_discount=max_discount,
+                max_increase=max_increase,
             )
+            | {"elasticity_source": source}
         )
     return {
         "strategy": strategy,
@@ -194,6 +210,7 @@ def _recommend(
     now: datetime,
     min_margin: Decimal,
     max_discount: Decimal,
+    max_increase: Decimal,
 ) -> dict[str, Any]:
     p0, cost, e = product.price, product.cost, elasticity
     d90 = _units_since(history, now - timedelta(days=90)) / 90
@@ -238,7 +255,7 @@ def _recommend(
     margin_floor = _ceil(cost / (1 - min_margin)) if cost > 0 else Decimal("0.00")
     discount_floor = _ceil(p0 * (1 - max_discount))
     lower = max(margin_floor, discount_floor)
-    upper = (p0 * (1 + MAX_INCREASE)).quantize(CENT, rounding=ROUND_FLOOR)
+    upper = (p0 * (1 + max_increase)).quantize(CENT, rounding=ROUND_FLOOR)
     price = raw.quantize(CENT, rounding=ROUND_HALF_UP)
     if price > upper:
         price = upper

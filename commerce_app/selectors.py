@@ -24,7 +24,15 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, TruncDay, TruncMonth, TruncWeek
 
-from commerce_app.models import REVENUE_STATUSES, Customer, Order, OrderItem, Product, ProductStatus
+from commerce_app.models import (
+    REVENUE_STATUSES,
+    Customer,
+    Order,
+    OrderItem,
+    Product,
+    ProductStatus,
+    ShopConnection,
+)
 
 ZERO = Decimal("0.00")
 _MONEY_FIELD: DecimalField[Decimal, Decimal] = DecimalField(max_digits=14, decimal_places=2)
@@ -286,3 +294,8 @@ def customer_queryset(*, search: str = "") -> QuerySet[Customer]:
     if search:
         qs = qs.filter(Q(email__icontains=search) | Q(first_name__icontains=search) | Q(last_name__icontains=search))
     return qs.order_by("email")
+
+
+def shop_connection_enabled() -> bool | None:
+    """Whether the stored shop connection is enabled; None when none is stored (one query)."""
+    return ShopConnection.objects.filter(name="default").values_list("enabled", flat=True).first()

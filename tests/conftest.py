@@ -99,6 +99,7 @@ def _fresh_process_caches() -> None:
     JWT users, the rendered agents list): rolled-back test data must not leak."""
     from agents_app import agent_list
     from agents_app.events import reset_throttle
+    from agents_app.integrations import forget_shop_status
     from devskyy.core import principal_cache
     from devskyy.core.api_keys import forget_verified
 
@@ -106,6 +107,7 @@ def _fresh_process_caches() -> None:
     principal_cache.forget()
     agent_list.forget()
     reset_throttle()
+    forget_shop_status()
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,10 @@ Five models, each small enough to explain in one line and computed here with num
 * ``customer_segmentation``: recency/frequency/monetary features (log1p, standardised),
   k-means with k-means++ starts (fixed seed: same data, same segments), each segment
   described from its members' medians.
-* ``dynamic_pricing``: constant-elasticity demand, ``ln(units) = a + e*ln(price)``
+* ``dynamic_pricing``: on the shop's data, the commerce pricing service
+  (commerce_app.pricing: elasticity shrunk towards the category's and a prior, the same
+  model as the pricing endpoint). On observations given in the request (no catalog to
+  shrink towards): constant-elasticity demand, ``ln(units) = a + e*ln(price)``
   fitted per product by least squares; a recommendation is made only when the
   elasticity is significant at ``confidence_threshold``; the profit-maximising price
   ``cost * e / (1 + e)`` is clamped to margin and discount bounds.
@@ -43,6 +46,7 @@ from jsonschema import Draft202012Validator
 
 from commerce_app import selectors as shop
 from commerce_app.models import REVENUE_STATUSES, OrderItem, Product, ProductStatus
+from commerce_app.pricing import price_optimize
 from devskyy.core.errors import DomainError
 
 MODEL_TYPES = (
@@ -644,35 +648,10 @@ def _price_one(item: dict[str, Any], params: dict[str, Any], z: float) -> dict[s
 
 
 def _pricing(data: dict[str, Any] | None, params: dict[str, Any], confidence: float, now: datetime) -> dict[str, Any]:
+    if data is None:
+        return _shop_pricing(params, now)
     z = _z(confidence)
-    if data is not None:
-        items = data["products"]
-    else:
-        weeks = params.get("history_weeks", 26)
-        since, mondays = _whole_weeks(now, weeks)
-        until = mondays[-1] + timedelta(weeks=1)
-        products = Product.objects.filter(status=ProductStatus.ACTIVE)
-        if params.get("skus"):
-            products = products.filter(sku__in=params["skus"])
-        chosen = list(products.order_by("sku")[: params.get("limit", 50)])
-        rows = (
-            OrderItem.objects.filter(
-                sku__in=[p.sku for p in chosen],
-                order__status__in=REVENUE_STATUSES,
-                order__placed_at__gte=since,
-                order__placed_at__lt=until,
-            )
-            .annotate(week=TruncWeek("order__placed_at"))
-            .values("sku", "week", "unit_price")
-            .annotate(units=Sum("quantity"))
-        )
-        observations: dict[str, list[dict[str, float]]] = defaultdict(list)
-        for row in rows:
-            observations[row["sku"]].append({"price": float(row["unit_price"]), "units": float(row["units"])})
-        items = [
-            {"sku": p.sku, "price": p.price, "cost": p.cost, "observations": observations.get(p.sku, [])}
-            for p in chosen
-        ]
+    items = data["products"]
     results = [_price_one(item, params, z) for item in items]
     volume = {"products": len(items), "observations": sum(len(i["observations"]) for i in items)}
     if not any(r["status"] == "ok" for r in results):
@@ -688,6 +667,40 @@ def _pricing(data: dict[str, Any] | None, params: dict[str, Any], confidence: fl
             "name": "log_log_price_elasticity",
             "description": "ln(units) = a + e ln(price) per product by least squares; recommend only when e is "
             "significant; constant-elasticity optimum clamped to margin/discount bounds",
+        },
+        "data_volume": volume,
+        "predictions": results,
+    }
+
+
+def _shop_pricing(params: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The shop's own data: the commerce pricing service (the same model as /products/optimize-pricing)."""
+    products = Product.objects.filter(status=ProductStatus.ACTIVE)
+    if params.get("skus"):
+        products = products.filter(sku__in=params["skus"])
+    ids = list(products.order_by("sku").values_list("pk", flat=True)[: params.get("limit", 50)])
+    answer = price_optimize(
+        product_ids=ids,
+        strategy="ml_optimized",
+        min_margin=Decimal(str(params.get("min_margin", 0.2))),
+        max_discount=Decimal(str(params.get("max_discount", 0.3))),
+        max_increase=Decimal(str(params.get("max_increase", 0.25))),
+        history_days=7 * params.get("history_weeks", 52),
+        now=now,
+    )
+    results = answer["results"]
+    volume = {"products": len(results), "weeks_with_sales": sum(r["weeks_with_sales"] for r in results)}
+    if all(r["elasticity_source"] == "prior" for r in results):
+        raise InsufficientDataError(
+            "No product or category has sales at different prices: elasticity would be the prior alone.",
+            details={"data_volume": volume, "products": [r["sku"] for r in results[:50]]},
+        )
+    return {
+        "model": {
+            "name": "shrunk_log_log_price_elasticity",
+            "description": "commerce pricing service, ml_optimized strategy: per-product log-log elasticity "
+            "shrunk towards its category and a -1.5 prior by precision; profit-maximising price clamped to "
+            "margin, discount and increase bounds (README: Pricing model)",
         },
         "data_volume": volume,
         "predictions": results,

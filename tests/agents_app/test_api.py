@@ -75,8 +75,9 @@ def test_agent_list_query_count_is_constant(api, django_assert_num_queries, agen
         agent = Agent.objects.create(slug=f"analytics-{i:03d}", type="t", name=str(i), category="analytics")
         _finished(agent, TaskStatus.COMPLETED, 10)
     # 1 for the agents with their task aggregates + 1 for the caller's roles
-    # + 1 for stored provider credentials (is an LLM configured?).
-    with django_assert_num_queries(3):
+    # + 1 for stored provider credentials (is an LLM configured?) + 1 for the stored shop
+    # connection (is WooCommerce configured? re-read at most every 5 s per process).
+    with django_assert_num_queries(4):
         assert len(api.get("/api/v1/agents").json()) == agents
 
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from agents_app.capabilities.ml import InsufficientDataError, InvalidPredictionInputError, kmeans, predict
 from commerce_app.models import Customer, Order, OrderItem, OrderStatus, Product
+from commerce_app.pricing import price_optimize
 from commerce_app.services import demo_shop_seed
 
 
@@ -152,6 +153,42 @@ def test_pricing_on_a_shop_that_never_changed_a_price_is_insufficient() -> None:
     with pytest.raises(InsufficientDataError) as caught:
         predict(model_type="dynamic_pricing", parameters={"limit": 5})
     assert caught.value.details["data_volume"]["products"] == 5
+
+
+@pytest.mark.django_db
+def test_pricing_on_the_shop_uses_the_commerce_pricing_service() -> None:
+    now = timezone.now()
+    product = Product.objects.create(
+        sku="ELASTIC", name="Elastic Tee", price=Decimal("100.00"), cost=Decimal("40.00"), stock=500, category="tops"
+    )
+    for week in range(12):  # a 20% lower price sold five times as much: elastic demand
+        price, units = (Decimal("80.00"), 30) if week % 2 else (Decimal("100.00"), 6)
+        order = Order.objects.create(
+            number=f"P-{week}",
+            status=OrderStatus.COMPLETED,
+            subtotal=price * units,
+            total=price * units,
+            placed_at=now - timedelta(weeks=week, days=1),
+        )
+        OrderItem.objects.create(order=order, product=product, sku=product.sku, quantity=units, unit_price=price)
+
+    answer = predict(model_type="dynamic_pricing", parameters={"skus": ["ELASTIC"], "min_margin": 0.2}, now=now)
+    service = price_optimize(
+        product_ids=[product.pk],
+        strategy="ml_optimized",
+        min_margin=Decimal("0.2"),
+        max_discount=Decimal("0.3"),
+        history_days=7 * 52,
+        now=now,
+    )["results"][0]
+
+    assert answer["data_source"] == "shop"
+    assert answer["model"]["name"] == "shrunk_log_log_price_elasticity"
+    prediction = answer["predictions"][0]
+    assert prediction["elasticity_source"] == "product"
+    assert prediction["elasticity"] == service["elasticity"] < -1.5
+    assert prediction["recommended_price"] == service["recommended_price"] < Decimal("100.00")
+    assert answer["data_volume"] == {"products": 1, "weeks_with_sales": 12}
 
 
 def test_trend_direction_follows_the_series() -> None:

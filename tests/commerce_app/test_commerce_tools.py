@@ -86,3 +86,28 @@ def test_price_optimization_recommends_within_constraints_and_applies_when_asked
     assert applied["applied"] == ["P-1"]
     assert Product.objects.get(sku="P-1").price == Decimal("116.67")
     assert AuditLog.objects.filter(action="commerce.product.updated", actor_label="agent:inventory").exists()
+
+
+@pytest.mark.django_db
+def test_a_shop_connected_only_in_the_admin_makes_the_woocommerce_tools_available(fast_woo, shop):
+    from agents_app.integrations import forget_shop_status
+    from agents_app.tools.integrations import IntegrationNotConfiguredError
+    from commerce_app.models import ShopConnection
+
+    fast_woo.WORDPRESS_URL = fast_woo.WOOCOMMERCE_KEY = fast_woo.WOOCOMMERCE_SECRET = ""
+    with pytest.raises(IntegrationNotConfiguredError):
+        run("woocommerce_sync", {"entity": "products", "full": True})
+
+    shop.seed_products(3, start=datetime(2024, 1, 1, tzinfo=UTC))
+    connection = ShopConnection.objects.create(
+        store_url=shop.url, consumer_key=shop.consumer_key, consumer_secret=shop.consumer_secret
+    )
+    forget_shop_status()  # this process re-reads the connection at most every 5 s
+    synced = run("woocommerce_sync", {"entity": "products", "full": True})
+    assert synced["sync"]["entities"]["products"]["created"] == 3
+
+    connection.enabled = False
+    connection.save()
+    forget_shop_status()
+    with pytest.raises(IntegrationNotConfiguredError):
+        run("woocommerce_sync", {"entity": "products", "full": True})

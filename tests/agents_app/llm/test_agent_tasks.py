@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from django.contrib import admin
+from django.contrib.auth.models import AnonymousUser
 from django.test import RequestFactory
 
 from agents_app.llm.budget import agent_budget_set
@@ -239,8 +241,10 @@ def test_a_product_change_drops_the_cached_answers_that_quoted_it(
     # An operator changes the price in the admin (the stock tool's output stays the same).
     hoodie.price = Decimal("158.00")
     request = RequestFactory().post("/admin/")
+    request.user = AnonymousUser()
+    form = SimpleNamespace(changed_data=["price"], cleaned_data={"price": Decimal("158.00")})
     with committed():
-        ProductAdmin(Product, admin.site).save_model(request, hoodie, form=None, change=True)
+        ProductAdmin(Product, admin.site).save_model(request, hoodie, form=form, change=True)
 
     server.queue(openai_text("Still 3 left."))
     third = ask()
