@@ -42,7 +42,7 @@ RECOVERY_GOAL_SECONDS = 5.0
 # wait for a connection.
 DATABASE_TIMEOUT = 3
 # Scheduling slack on a loaded 2-core machine on top of a configured timeout.
-SLACK_SECONDS = 1.5
+SLACK_SECONDS = 2.0
 PATHS = ("/live", "/ready", "/health", "/api/v1/agents")
 WEB_THREADS = 4
 API_READERS = WEB_THREADS  # per server
@@ -151,8 +151,10 @@ def test_postgres_outage_fails_ready_keeps_live_and_recovers_without_restarting_
             assert answers, f"no {probe} answer from {name} during the outage"
             assert {s.status for s in answers} == {503}, (name, probe, statuses(answers))
             assert max(s.seconds for s in answers) <= READY_DEADLINE_SECONDS + SLACK_SECONDS, latency_summary(answers)
-        api = [s for s in during if s.target == f"{name} /api/v1/agents"]
-        assert api, f"no API answer from {name} during the outage"
+        # In pool mode an API read waits DB_POOL_TIMEOUT, so few fit inside the outage:
+        # judge every read that started during it (one ending after the restore may be 200).
+        api = [s for s in everything if s.target == f"{name} /api/v1/agents" and cut_at + 0.2 <= s.start < restored_at]
+        assert api, f"no API read of {name} started during the outage"
         assert {(s.status, s.error) for s in api} <= {(200, ""), (503, "database_unavailable")}, statuses(api)
 
     # Nothing hung: every request got an HTTP answer within the database timeouts.
