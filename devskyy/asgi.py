@@ -25,6 +25,7 @@ from a2wsgi import WSGIMiddleware  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.wsgi import get_wsgi_application  # noqa: E402
+from django.urls import reverse  # noqa: E402
 
 from devskyy.core.ws_auth import websocket_auth_stack  # noqa: E402
 from devskyy.routing import websocket_urlpatterns  # noqa: E402
@@ -33,7 +34,11 @@ from devskyy.wsgi_bridge import WSGIBridge  # noqa: E402
 http_app: Any
 if settings.ASGI_HTTP_MODE == "wsgi":
     http_app = WSGIBridge(
-        get_wsgi_application(), threads=settings.WEB_THREADS, max_body_bytes=settings.REQUEST_BODY_MAX_BYTES
+        get_wsgi_application(),
+        threads=settings.WEB_THREADS,
+        max_body_bytes=settings.REQUEST_BODY_MAX_BYTES,
+        # Probes never queue behind requests stuck on a dead dependency (wsgi_bridge.py).
+        probe_paths=[reverse(f"health:{name}") for name in ("live", "ready", "health")],
     )
 elif settings.ASGI_HTTP_MODE == "a2wsgi":
     http_app = WSGIMiddleware(get_wsgi_application(), workers=settings.WEB_THREADS)  # type: ignore[arg-type]

@@ -10,19 +10,29 @@ CSRF 403, ...) is rewritten by ``RequestContextMiddleware`` via ``envelope_respo
 from __future__ import annotations
 
 import logging
+import sys
 from http import HTTPStatus
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from devskyy.core.context import current_request_id
+from devskyy.core.logging import Throttled
 
 logger = logging.getLogger(__name__)
+_database_log = Throttled(logger, interval=30.0)
+
+# The database refused, dropped or timed out the connection (or a statement): the
+# request is fine, the moment is not. 503 tells clients and load balancers to retry.
+DATABASE_UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 _CODES_BY_STATUS = {
     400: "bad_request",
@@ -118,8 +128,27 @@ def _drf_code(exc: drf_exceptions.APIException) -> str:
     return str(exc.default_code)
 
 
+def database_unavailable_body(exc: BaseException) -> dict[str, Any]:
+    """The envelope for a request that failed because the database could not serve it
+    (connection refused or lost, statement timed out); logged once per interval."""
+    _database_log.warning("database unavailable, answering 503: %s", type(exc).__name__)
+    return error_body(
+        503,
+        "The database is unavailable; retry shortly.",
+        code="database_unavailable",
+        details={"retry_after": DATABASE_RETRY_AFTER_SECONDS},
+    )
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF exception handler producing the envelope; unknown exceptions fall to 500."""
+    if isinstance(exc, DATABASE_UNAVAILABLE_ERRORS):
+        set_rollback()  # as DRF does for the errors it handles, should a transaction be open
+        return Response(
+            database_unavailable_body(exc),
+            status=503,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        )
     if isinstance(exc, DomainError):
         return Response(
             error_body(exc.status_code, exc.message, code=exc.code, details=exc.details),
@@ -164,6 +193,13 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Http
 
 def handler500(request: HttpRequest) -> HttpResponse:
     if is_api_path(request.path):
+        # Django calls this while handling the exception: a database outage raised
+        # outside a DRF view (middleware, plain views) is a 503 too.
+        exc = sys.exc_info()[1]
+        if isinstance(exc, DATABASE_UNAVAILABLE_ERRORS):
+            response = JsonResponse(database_unavailable_body(exc), status=503)
+            response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+            return response
         return envelope_response(500, "Internal server error; the request id identifies it in our logs.")
     from django.views.defaults import server_error
 

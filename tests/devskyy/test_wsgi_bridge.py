@@ -166,3 +166,47 @@ def test_django_serves_through_the_bridge(db) -> None:
     sent = _call(get_wsgi_application(), _scope(path="/live"))
     assert sent[0]["status"] == 200
     assert b'"alive"' in _body(sent)
+
+
+def test_a_probe_does_not_wait_behind_requests_holding_every_request_thread() -> None:
+    release = threading.Event()
+    threads: dict[str, str] = {}
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        threads[environ["PATH_INFO"]] = threading.current_thread().name
+        if environ["PATH_INFO"] == "/stuck":
+            release.wait(timeout=10)  # a request waiting for a database that is away
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [environ["PATH_INFO"].encode()]
+
+    bridge = WSGIBridge(app, threads=1, max_body_bytes=1024, probe_paths=["/live"])
+    order: list[str] = []
+
+    async def request(path: str) -> None:
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: Any) -> None:
+            sent.append(message)
+
+        await bridge(_scope(path=path), receive, send)
+        assert _body(sent) == path.encode()
+        order.append(path)
+        if path == "/live":
+            release.set()
+
+    async def main() -> None:
+        stuck = asyncio.create_task(request("/stuck"))
+        await asyncio.sleep(0.05)  # the only request thread is taken
+        await asyncio.wait_for(request("/live"), timeout=5)
+        await stuck
+
+    asyncio.run(main())
+    bridge.executor.shutdown()
+    assert bridge.probe_executor is not None
+    bridge.probe_executor.shutdown()
+    assert order == ["/live", "/stuck"]
+    assert threads["/stuck"].startswith("wsgi_")
+    assert threads["/live"].startswith("wsgi-probe")

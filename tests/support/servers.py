@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -10,7 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,6 +81,34 @@ class Server:
 @contextmanager
 def gunicorn(env: Mapping[str, str], *, workers: int = 2, worker_class: str = "uvicorn") -> Iterator[Server]:
     """Run ``gunicorn -c gunicorn.conf.py`` exactly as production starts it."""
+    with gunicorns([env], workers=workers, worker_class=worker_class) as servers:
+        yield servers[0]
+
+
+@contextmanager
+def gunicorns(
+    envs: Sequence[Mapping[str, str]], *, workers: int | Sequence[int] = 2, worker_class: str = "uvicorn"
+) -> Iterator[list[Server]]:
+    """Several gunicorn servers started side by side (start-up dominates these tests)."""
+    counts = [workers] * len(envs) if isinstance(workers, int) else list(workers)
+    started: list[tuple[Server, Path]] = []
+    try:
+        for env, count in zip(envs, counts, strict=True):
+            started.append(_spawn_gunicorn(env, count, worker_class))
+        for server, _ in started:
+            wait_until_up(server.url + "/live", server.process, timeout=60)
+        yield [server for server, _ in started]
+    finally:
+        for server, _ in started:  # all asked to stop first: their shutdowns overlap
+            if server.process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(server.process.pid, signal.SIGTERM)
+        for server, workdir in started:
+            stop(server.process)
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _spawn_gunicorn(env: Mapping[str, str], workers: int, worker_class: str) -> tuple[Server, Path]:
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="devskyy-gunicorn-"))
     log_path = workdir / "server.log"
@@ -100,13 +129,7 @@ def gunicorn(env: Mapping[str, str], *, workers: int = 2, worker_class: str = "u
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(url + "/live", process)
-        yield Server(url=url, process=process, log_path=log_path)
-    finally:
-        stop(process)
-        shutil.rmtree(workdir, ignore_errors=True)
+    return Server(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path), workdir
 
 
 def stop(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
@@ -163,8 +186,11 @@ class RedisProcess:
 
 
 @contextmanager
-def celery_worker(env: Mapping[str, str], *, concurrency: int = 1) -> Iterator[subprocess.Popen[bytes]]:
-    """A real Celery worker process (``celery -A devskyy.taskqueue worker``)."""
+def celery_worker(
+    env: Mapping[str, str], *, concurrency: int = 1, hostname: str | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A real Celery worker process (``celery -A devskyy.taskqueue worker``); ``hostname``
+    (Celery's ``--hostname``, ``%h`` = this host) names it in task rows and heartbeats."""
     workdir = Path(tempfile.mkdtemp(prefix="devskyy-worker-"))
     log_path = workdir / "worker.log"
     with log_path.open("wb") as log:
@@ -177,7 +203,7 @@ def celery_worker(env: Mapping[str, str], *, concurrency: int = 1) -> Iterator[s
                 "--loglevel=INFO",
                 f"--concurrency={concurrency}",
                 "--pool=prefork",
-                f"--hostname=test-{free_port()}@%h",
+                f"--hostname={hostname or f'test-{free_port()}@%h'}",
             ],
             cwd=ROOT,
             env=base_env({"WORKER_HEARTBEAT_SECONDS": "1", **env}),
@@ -233,3 +259,20 @@ def black_hole() -> Iterator[int]:
         for conn in held:
             conn.close()
         server.close()
+
+
+def child_pids(parent: int) -> set[int]:
+    """Processes whose parent is ``parent`` (gunicorn's workers, Celery's pool)."""
+    found: set[int] = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # "pid (comm) state ppid ...": comm may hold spaces, so split after its ")".
+        fields = stat.rsplit(")", 1)[-1].split()
+        if len(fields) > 1 and int(fields[1]) == parent:
+            found.add(int(entry.name))
+    return found
