@@ -611,3 +611,7 @@ class WorkflowRunAdmin(admin.ModelAdmin[WorkflowRun]):
             workflow_cancel(run=run)
             done += 1
         self.message_user(request, f"Cancelled {done} workflow run(s).")
+
+
+# --- Marketing campaigns (issue 7/8): registered by their own module -------------------
+from agents_app.marketing import admin as marketing_admin  # noqa: E402, F401

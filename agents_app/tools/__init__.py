@@ -18,6 +18,7 @@ _BUILTIN = (
     "agents_app.tools.code",
     "agents_app.tools.ml",
     "agents_app.tools.wordpress",
+    "agents_app.tools.marketing",
 )
 _loaded = False
 
