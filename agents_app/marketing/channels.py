@@ -17,13 +17,14 @@ A paid provider backend would also write its cost to the spend ledger
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from functools import cache
-from typing import Protocol
+from typing import Any, Protocol
 
 from django.conf import settings
-from django.core.mail import EmailMessage
+from django.core.mail import EmailMessage, get_connection
 from django.core.mail.message import make_msgid
 from django.utils.module_loading import import_string
 
@@ -42,15 +43,35 @@ class Delivery:
 
 
 class ChannelBackend(Protocol):
+    """``open``/``close`` bracket one sender's run (e.g. one SMTP connection for all its
+    messages); ``send`` is called once per message in between."""
+
     name: str
 
+    def open(self) -> None: ...
+
     def send(self, message: CampaignMessage) -> Delivery: ...
+
+    def close(self) -> None: ...
 
 
 class DjangoEmailBackend:
     """Email through Django's mail framework (settings.EMAIL_BACKEND)."""
 
     name = "django_email"
+
+    def __init__(self) -> None:
+        self.connection: Any = None
+
+    def open(self) -> None:
+        """One connection for the run (SMTP: one TCP/TLS session and login, not one per message)."""
+        self.connection = get_connection(fail_silently=False)
+
+    def close(self) -> None:
+        if self.connection is not None:
+            with contextlib.suppress(Exception):
+                self.connection.close()
+            self.connection = None
 
     def send(self, message: CampaignMessage) -> Delivery:
         # Our own Message-ID, so the id recorded is the one the receiving side sees.
@@ -65,11 +86,16 @@ class DjangoEmailBackend:
                 "X-DevSkyy-Campaign": str(message.campaign_id),
                 "X-DevSkyy-Message": str(message.pk),
             },
+            connection=self.connection,
         )
         try:
             accepted = email.send(fail_silently=False)
         except Exception as exc:  # noqa: BLE001 - SMTP and backend errors of every kind are a failed delivery
             logger.warning("campaign email %s failed: %s", message.pk, type(exc).__name__)
+            # The session may be broken (server hung up): the next message starts a new one.
+            if self.connection is not None:
+                self.close()
+                self.open()
             return Delivery(MessageStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000])
         if accepted != 1:
             return Delivery(MessageStatus.FAILED, error="the email backend accepted no message")
@@ -81,8 +107,14 @@ class OutboxBackend:
 
     name = "outbox"
 
+    def open(self) -> None:
+        return None
+
     def send(self, message: CampaignMessage) -> Delivery:
         return Delivery(MessageStatus.RECORDED)
+
+    def close(self) -> None:
+        return None
 
 
 @cache

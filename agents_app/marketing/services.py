@@ -6,10 +6,11 @@ resolves the audience against real customers, and queues the marketing agent's
 ``scheduled``. Sending is claimed race-free (a conditional UPDATE
 ``scheduled -> sending`` with a lease) by whichever dispatcher sees the campaign due
 first (celery beat every MARKETING_DISPATCH_INTERVAL_SECONDS, a queue message on
-commit when it is already due, ``manage.py send_due_campaigns``). Every message is
-claimed on its own (``pending -> sending``) before its channel backend is called, so
-two dispatchers never send one message twice; a message whose dispatcher died while
-sending is recorded ``failed`` with ``outcome_unknown`` rather than sent again.
+commit when it is already due, ``manage.py send_due_campaigns``). Messages are claimed
+(``pending -> sending``, ``SELECT ... FOR UPDATE SKIP LOCKED``) in chunks of
+``IN_FLIGHT`` before their channel backend is called, so two senders never send one
+message twice; messages a dead sender had claimed but not recorded are ``failed`` with
+``outcome_unknown`` rather than sent again (at most once, never twice).
 
 Outbound webhook events (``devskyy.core.outbound.emit``, in the transaction that makes
 the change): ``campaign.scheduled`` (copy written, waits for ``send_at``),
@@ -39,7 +40,7 @@ from django.utils import timezone
 
 from agents_app.marketing import audience as audiences
 from agents_app.marketing import placeholders
-from agents_app.marketing.channels import backend_for
+from agents_app.marketing.channels import ChannelBackend, backend_for
 from agents_app.marketing.exceptions import CampaignStateError, InvalidCampaignError
 from agents_app.marketing.models import (
     PER_CUSTOMER_CHANNELS,
@@ -77,6 +78,9 @@ BRIEF_MAX_CHARS = 5000
 # A sender renews its lease at least this often; the renewal is also how it notices a
 # cancel, so a cancelled campaign stops within this many seconds.
 RENEW_SECONDS = 2.0
+# Messages a sender claims at once (pending -> sending) before handing them to their
+# channel one by one: if the sender dies, at most this many end "outcome unknown".
+IN_FLIGHT = 25
 
 
 # --- create ---------------------------------------------------------------------------------
@@ -531,23 +535,51 @@ def _prepare_messages(campaign: Campaign) -> None:
             )
 
 
-def _send_one(message_id: int) -> str | None:
-    """Claim one pending message, hand it to its channel backend, record the outcome."""
-    if not CampaignMessage.objects.filter(pk=message_id, status=MessageStatus.PENDING).update(
-        status=MessageStatus.SENDING
-    ):
-        return None  # another dispatcher took it
-    message = CampaignMessage.objects.get(pk=message_id)
-    backend = backend_for(message.channel)
-    delivery = backend.send(message)
-    CampaignMessage.objects.filter(pk=message_id, status=MessageStatus.SENDING).update(
-        status=delivery.status,
-        backend=backend.name,
-        provider_message_id=delivery.provider_message_id[:200],
-        error=delivery.error,
-        sent_at=timezone.now() if delivery.status in (MessageStatus.SENT, MessageStatus.RECORDED) else None,
-    )
-    return delivery.status
+class _Backends:
+    """One opened backend per channel for a sender's run, closed at its end."""
+
+    def __init__(self) -> None:
+        self._open: dict[str, ChannelBackend] = {}
+
+    def get(self, channel: str) -> ChannelBackend:
+        if channel not in self._open:
+            backend = backend_for(channel)
+            backend.open()
+            self._open[channel] = backend
+        return self._open[channel]
+
+    def close(self) -> None:
+        for backend in self._open.values():
+            backend.close()
+        self._open.clear()
+
+
+def _send_chunk(message_ids: list[int], backends: _Backends) -> int:
+    """Claim these messages (those still pending and not locked by another sender), hand
+    each to its channel backend, record the outcomes. Two commits per chunk, not per
+    message: on this VM a commit costs several ms (WAL flush), more than a loopback SMTP
+    send (bench/campaign_send.py). Returns how many were sent here."""
+    with transaction.atomic():
+        claimed = list(
+            CampaignMessage.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=message_ids, status=MessageStatus.PENDING)
+            .values_list("pk", flat=True)
+        )
+        CampaignMessage.objects.filter(pk__in=claimed).update(status=MessageStatus.SENDING)
+    if not claimed:
+        return 0
+    done: list[CampaignMessage] = []
+    for message in CampaignMessage.objects.filter(pk__in=claimed).order_by("id"):
+        backend = backends.get(message.channel)
+        delivery = backend.send(message)
+        message.status = delivery.status
+        message.backend = backend.name
+        message.provider_message_id = delivery.provider_message_id[:200]
+        message.error = delivery.error
+        message.sent_at = timezone.now() if delivery.status in (MessageStatus.SENT, MessageStatus.RECORDED) else None
+        done.append(message)
+    CampaignMessage.objects.bulk_update(done, ["status", "backend", "provider_message_id", "error", "sent_at"])
+    return len(done)
 
 
 def _status_counts(campaign_id: str) -> dict[str, int]:
@@ -575,23 +607,27 @@ def campaign_send(*, campaign_id: str) -> SendReport:
     renew_every = min(RENEW_SECONDS, settings.MARKETING_SEND_LEASE_SECONDS / 3)
     renewed = time.monotonic()
     batch_size = settings.MARKETING_SEND_BATCH_SIZE
-    while True:
-        ids = list(
-            CampaignMessage.objects.filter(campaign_id=campaign_id, status=MessageStatus.PENDING)
-            .order_by("id")
-            .values_list("id", flat=True)[:batch_size]
-        )
-        if not ids:
-            break
-        for message_id in ids:
-            if time.monotonic() - renewed >= renew_every or message_id == ids[0]:
-                renewed = time.monotonic()
-                still_ours = Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SENDING).update(
-                    lease_expires_at=_lease(timezone.now())
-                )
-                if not still_ours:
-                    return _stopped(campaign_id)
-            _send_one(message_id)
+    backends = _Backends()
+    try:
+        while True:
+            ids = list(
+                CampaignMessage.objects.filter(campaign_id=campaign_id, status=MessageStatus.PENDING)
+                .order_by("id")
+                .values_list("id", flat=True)[:batch_size]
+            )
+            if not ids:
+                break
+            for start in range(0, len(ids), IN_FLIGHT):
+                if time.monotonic() - renewed >= renew_every or start == 0:
+                    renewed = time.monotonic()
+                    still_ours = Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SENDING).update(
+                        lease_expires_at=_lease(timezone.now())
+                    )
+                    if not still_ours:
+                        return _stopped(campaign_id)
+                _send_chunk(ids[start : start + IN_FLIGHT], backends)
+    finally:
+        backends.close()
     return _finish(campaign_id)
 
 

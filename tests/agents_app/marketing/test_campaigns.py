@@ -405,7 +405,8 @@ def test_a_campaign_cancelled_while_sending_stops_and_skips_the_rest(
         return real(self, message)
 
     monkeypatch.setattr(channels.DjangoEmailBackend, "send", send_then_cancel)
-    monkeypatch.setattr(services, "RENEW_SECONDS", 0.0)  # check the lease (and a cancel) before every message
+    monkeypatch.setattr(services, "RENEW_SECONDS", 0.0)  # check the lease (and a cancel) before every chunk
+    monkeypatch.setattr(services, "IN_FLIGHT", 1)  # of one message
     report = campaigns_dispatch_due(now=campaign.send_at + timedelta(seconds=1))
     assert report.reports[0].outcome == "cancelled"
     assert len(sent) == 1
