@@ -68,7 +68,7 @@ class SMTPServer:
                 self.wfile.flush()
 
             def handle(self) -> None:
-                sender, recipients = "", []
+                sender, recipients = "", list[str]()
                 self.reply("220 devskyy-test ESMTP")
                 while True:
                     raw = self.rfile.readline()
