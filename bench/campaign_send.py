@@ -115,9 +115,7 @@ def main() -> None:
     print(f"load average before: {load_before}; after: {load_average()}")
     print(f"customers: {args.customers}; messages: {counts}; received by the SMTP server: {received}")
     print(f"dispatch (resolve, record, send each over SMTP): {seconds:.2f} s = {received / seconds:.0f} messages/s")
-    print(
-        f"campaign_results with {results['attributed_orders']} attributed orders: {results_seconds * 1000:.0f} ms"
-    )
+    print(f"campaign_results with {results['attributed_orders']} attributed orders: {results_seconds * 1000:.0f} ms")
 
 
 if __name__ == "__main__":

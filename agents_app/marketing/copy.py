@@ -93,6 +93,9 @@ def parse_copy(text: str, channels: tuple[str, ...]) -> tuple[dict[str, str], li
         value, gone = placeholders.strip_unknown(sections[name])
         cleaned[name] = value.strip()
         removed += gone
+    if "subject" in cleaned:
+        # One line: a header never carries a line break (e-mail header injection).
+        cleaned["subject"] = " ".join(cleaned["subject"].split())[:300]
     return cleaned, sorted(set(removed))
 
 

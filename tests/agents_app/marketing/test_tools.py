@@ -89,3 +89,19 @@ def test_write_copy_on_a_campaign_that_is_not_a_draft_writes_nothing_more(api, s
     assert again.status == TaskStatus.COMPLETED
     assert again.result["written"] is False
     assert llm.request_count == 1
+
+
+def test_the_copy_parser_takes_sections_and_keeps_the_subject_on_one_line() -> None:
+    from agents_app.marketing.copy import parse_copy
+
+    fields, removed = parse_copy(
+        "**SUBJECT:** Back\nin stock\nEMAIL:\nHi {first_name}, use {code}.\nSMS:\nHi {first_name}!",
+        ("email", "sms"),
+    )
+    assert fields == {
+        "subject": "Back in stock",
+        "email_body": "Hi {first_name}, use .",
+        "sms_body": "Hi {first_name}!",
+    }
+    assert removed == ["code"]
+    assert parse_copy("Just the post.", ("social",))[0] == {"social_body": "Just the post."}
