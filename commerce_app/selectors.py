@@ -235,61 +235,6 @@ def window_until_now(days: int, now: datetime) -> tuple[datetime, datetime]:
     return now - timedelta(days=days), now
 
 
-# --- API listings (querysets: the views paginate them) ----------------------------------
-
-
-def product_queryset(
-    *,
-    category: str = "",
-    collection: str = "",
-    status: str = "",
-    stock_min: int | None = None,
-    stock_max: int | None = None,
-    search: str = "",
-    ordering: str = "sku",
-) -> QuerySet[Product]:
-    qs = Product.objects.all()
-    if category:
-        qs = qs.filter(category__iexact=category)
-    if collection:
-        qs = qs.filter(collection__iexact=collection)
-    if status:
-        qs = qs.filter(status=status)
-    if stock_min is not None:
-        qs = qs.filter(stock__gte=stock_min)
-    if stock_max is not None:
-        qs = qs.filter(stock__lte=stock_max)
-    if search:
-        qs = qs.filter(Q(name__icontains=search) | Q(sku__icontains=search) | Q(description__icontains=search))
-    return qs.order_by(ordering, "id")
-
-
-def order_queryset(
-    *,
-    status: str = "",
-    customer_email: str = "",
-    placed_after: datetime | None = None,
-    placed_before: datetime | None = None,
-) -> QuerySet[Order]:
-    qs = Order.objects.select_related("customer").prefetch_related("items")
-    if status:
-        qs = qs.filter(status=status)
-    if customer_email:
-        qs = qs.filter(customer__email=customer_email.lower())
-    if placed_after:
-        qs = qs.filter(placed_at__gte=placed_after)
-    if placed_before:
-        qs = qs.filter(placed_at__lt=placed_before)
-    return qs.order_by("-placed_at", "-id")
-
-
-def customer_queryset(*, search: str = "") -> QuerySet[Customer]:
-    qs = Customer.objects.all()
-    if search:
-        qs = qs.filter(Q(email__icontains=search) | Q(first_name__icontains=search) | Q(last_name__icontains=search))
-    return qs.order_by("email")
-
-
 # --- marketing audiences (agents_app.marketing reads customers only through these) -----
 
 
@@ -365,3 +310,59 @@ def revenue_orders_of(
         .order_by("placed_at", "id")
     )
     return list(rows)
+
+
+# --- API listings (querysets: the views paginate them) ----------------------------------
+
+
+def product_queryset(
+    *,
+    category: str = "",
+    collection: str = "",
+    status: str = "",
+    stock_min: int | None = None,
+    stock_max: int | None = None,
+    search: str = "",
+    ordering: str = "sku",
+) -> QuerySet[Product]:
+    qs = Product.objects.all()
+    if category:
+        qs = qs.filter(category__iexact=category)
+    if collection:
+        qs = qs.filter(collection__iexact=collection)
+    if status:
+        qs = qs.filter(status=status)
+    if stock_min is not None:
+        qs = qs.filter(stock__gte=stock_min)
+    if stock_max is not None:
+        qs = qs.filter(stock__lte=stock_max)
+    if search:
+        qs = qs.filter(Q(name__icontains=search) | Q(sku__icontains=search) | Q(description__icontains=search))
+    return qs.order_by(ordering, "id")
+
+
+def order_queryset(
+    *,
+    status: str = "",
+    customer_email: str = "",
+    placed_after: datetime | None = None,
+    placed_before: datetime | None = None,
+) -> QuerySet[Order]:
+    qs = Order.objects.select_related("customer").prefetch_related("items")
+    if status:
+        qs = qs.filter(status=status)
+    if customer_email:
+        qs = qs.filter(customer__email=customer_email.lower())
+    if placed_after:
+        qs = qs.filter(placed_at__gte=placed_after)
+    if placed_before:
+        qs = qs.filter(placed_at__lt=placed_before)
+    return qs.order_by("-placed_at", "-id")
+
+
+def customer_queryset(*, search: str = "") -> QuerySet[Customer]:
+    qs = Customer.objects.all()
+    if search:
+        qs = qs.filter(Q(email__icontains=search) | Q(first_name__icontains=search) | Q(last_name__icontains=search))
+    return qs.order_by("email")
+
