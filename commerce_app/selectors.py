@@ -365,4 +365,3 @@ def customer_queryset(*, search: str = "") -> QuerySet[Customer]:
     if search:
         qs = qs.filter(Q(email__icontains=search) | Q(first_name__icontains=search) | Q(last_name__icontains=search))
     return qs.order_by("email")
-
