@@ -614,4 +614,6 @@ class WorkflowRunAdmin(admin.ModelAdmin[WorkflowRun]):
 
 
 # --- 3D generation and try-on jobs (issue 7): registered in agents_app/media/admin.py ------
+# --- Marketing campaigns (issue 7/8): registered by their own module -------------------
+from agents_app.marketing import admin as marketing_admin  # noqa: E402, F401
 from agents_app.media import admin as media_admin  # noqa: E402, F401

@@ -11,6 +11,8 @@ class AgentsConfig(AppConfig):
         # The LLM gateway's models live in agents_app.llm.models (app_label agents_app).
         from agents_app.llm import models as llm_models  # noqa: F401
         from agents_app.llm.cache import invalidate_products
+        from agents_app.marketing import checks as marketing_checks  # noqa: F401
+        from agents_app.marketing import models as marketing_models  # noqa: F401
         from agents_app.media import models as media_models  # noqa: F401
         from devskyy.core.catalog_changes import on_products_changed
 

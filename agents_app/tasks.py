@@ -32,3 +32,7 @@ def run_agent_task(self: Any, task_id: str) -> str:
         # first worker still runs it): look again when that lease would have expired.
         raise self.retry(countdown=outcome.retry_after)
     return outcome.outcome
+
+
+# Registered with the worker through this module (Celery autodiscovers ``<app>.tasks``).
+from agents_app.marketing import tasks as marketing_tasks  # noqa: E402, F401

@@ -80,6 +80,8 @@ class Customer(models.Model):
     last_name = models.CharField(max_length=100, blank=True)
     city = models.CharField(max_length=100, blank=True)
     country = models.CharField(max_length=2, blank=True)
+    # As the shop has it (WooCommerce billing.phone); the SMS channel's address.
+    phone = models.CharField(max_length=32, blank=True)
     accepts_marketing = models.BooleanField(default=False)
     woocommerce_id = models.BigIntegerField(null=True, blank=True, unique=True)
     woocommerce_modified_at = models.DateTimeField(null=True, blank=True)

@@ -14,9 +14,11 @@ from typing import Any, Literal
 from django.db.models import (
     Count,
     DecimalField,
+    Exists,
     ExpressionWrapper,
     F,
     Max,
+    OuterRef,
     Q,
     QuerySet,
     Sum,
@@ -239,6 +241,83 @@ def product_count() -> int:
 
 def window_until_now(days: int, now: datetime) -> tuple[datetime, datetime]:
     return now - timedelta(days=days), now
+
+
+# --- marketing audiences (agents_app.marketing reads customers only through these) -----
+
+
+def customer_audience(
+    *,
+    min_orders: int | None = None,
+    min_total_spent: Decimal | None = None,
+    ordered_since: datetime | None = None,
+    not_ordered_since: datetime | None = None,
+    purchased_product_ids: Sequence[int] = (),
+    purchased_categories: Sequence[str] = (),
+    countries: Sequence[str] = (),
+    accepts_marketing: bool | None = None,
+    customer_ids: Sequence[int] | None = None,
+) -> QuerySet[Customer]:
+    """Customers matching every given condition, ordered by id (no duplicates).
+
+    Purchase conditions count revenue orders only (``REVENUE_STATUSES``):
+    ``min_orders``/``min_total_spent`` over all time; ``ordered_since``: at least one
+    such order placed at or after it; ``not_ordered_since``: none since then (customers
+    who never ordered included); ``purchased_*``: bought any of the products / any
+    product of the categories (case-insensitive). ``customer_ids`` narrows to those ids
+    (a segment computed elsewhere). ``accepts_marketing`` None = consent not filtered.
+    """
+    qs: QuerySet[Customer] = Customer.objects.all()
+    if customer_ids is not None:
+        qs = qs.filter(pk__in=list(customer_ids))
+    if countries:
+        qs = qs.filter(country__in=[c.upper() for c in countries])
+    if accepts_marketing is not None:
+        qs = qs.filter(accepts_marketing=accepts_marketing)
+    revenue = Order.objects.filter(customer=OuterRef("pk"), status__in=REVENUE_STATUSES)
+    if ordered_since is not None:
+        qs = qs.filter(Exists(revenue.filter(placed_at__gte=ordered_since)))
+    if not_ordered_since is not None:
+        qs = qs.exclude(Exists(revenue.filter(placed_at__gte=not_ordered_since)))
+    lines = OrderItem.objects.filter(order__customer=OuterRef("pk"), order__status__in=REVENUE_STATUSES)
+    if purchased_product_ids:
+        qs = qs.filter(Exists(lines.filter(product_id__in=list(purchased_product_ids))))
+    if purchased_categories:
+        category = Q()
+        for name in purchased_categories:
+            category |= Q(product__category__iexact=name)
+        qs = qs.filter(Exists(lines.filter(category)))
+    if min_orders is not None or min_total_spent is not None:
+        window = Q(orders__status__in=REVENUE_STATUSES)
+        qs = qs.annotate(
+            revenue_orders=Count("orders", filter=window),
+            revenue_total=Coalesce(Sum("orders__total", filter=window), Value(ZERO), output_field=_MONEY_FIELD),
+        )
+        if min_orders is not None:
+            qs = qs.filter(revenue_orders__gte=min_orders)
+        if min_total_spent is not None:
+            qs = qs.filter(revenue_total__gte=min_total_spent)
+    return qs.order_by("id")
+
+
+def revenue_orders_of(
+    *, customer_ids: Sequence[int], placed_after: datetime, placed_before: datetime
+) -> list[dict[str, Any]]:
+    """Revenue orders of these customers placed in ``(placed_after, placed_before]``:
+    id, number, customer_id, placed_at, total (for campaign attribution)."""
+    if not customer_ids:
+        return []
+    rows: Any = (
+        Order.objects.filter(
+            customer_id__in=list(customer_ids),
+            status__in=REVENUE_STATUSES,
+            placed_at__gt=placed_after,
+            placed_at__lte=placed_before,
+        )
+        .values("id", "number", "customer_id", "placed_at", "total", "currency")
+        .order_by("placed_at", "id")
+    )
+    return list(rows)
 
 
 # --- API listings (querysets: the views paginate them) ----------------------------------

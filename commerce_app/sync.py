@@ -384,6 +384,7 @@ def _customer_row(item: WcCustomer) -> Customer | None:
         last_name=item.last_name[:100],
         city=str(billing.get("city") or "")[:100],
         country=str(billing.get("country") or "")[:2],
+        phone=str(billing.get("phone") or "").strip()[:32],
         woocommerce_id=item.id,
         woocommerce_modified_at=item.date_modified_gmt,
     )
@@ -438,6 +439,7 @@ def upsert_customers(items: Sequence[WcCustomer], *, now: datetime) -> EntityRep
                 "last_name",
                 "city",
                 "country",
+                "phone",
                 "woocommerce_id",
                 "woocommerce_modified_at",
                 "last_synced_at",

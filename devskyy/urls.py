@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/v1/commerce/", include("commerce_app.api.urls")),
     path("api/v1/", include("agents_app.api.capabilities_urls")),
     path("api/v1/media/", include("agents_app.api.media_urls")),
+    path("api/v1/marketing/", include("agents_app.api.marketing_urls")),
     path("api/v1/webhooks/", include("devskyy.webhooks.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

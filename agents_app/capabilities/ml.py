@@ -464,31 +464,47 @@ _SEGMENT_NAMES = {
 }
 
 
-def _segmentation(
-    data: dict[str, Any] | None, params: dict[str, Any], confidence: float, now: datetime
-) -> dict[str, Any]:
-    k = params.get("segments", 4)
-    if data is not None:
-        ids = [c["id"] for c in data["customers"]]
-        raw = np.array([[c["recency_days"], c["frequency"], c["monetary"]] for c in data["customers"]], dtype=float)
-    else:
-        stats = shop.customer_order_stats(until=now)
-        ids = [row["email"] for row in stats]
-        raw = np.array(
-            [
-                [(now - row["last_order_at"]).total_seconds() / 86400, row["order_count"], float(row["revenue"])]
-                for row in stats
-            ],
-            dtype=float,
-        ).reshape(-1, 3)
-    n = len(ids)
-    volume = {"customers": n, "features": ["recency_days", "frequency", "monetary"]}
+# Every name a segment can get: the (recent, frequent) pair, optionally "_high_value".
+SEGMENT_NAMES: tuple[str, ...] = tuple(
+    sorted({base + suffix for base in _SEGMENT_NAMES.values() for suffix in ("", "_high_value")})
+)
+DEFAULT_SEGMENTS = 4
+
+
+@dataclass
+class RfmClusters:
+    """k-means over standardised log1p RFM: cluster of each row and each cluster's name."""
+
+    raw: np.ndarray
+    labels: np.ndarray
+    names: dict[int, str]
+    assignment_confidence: np.ndarray
+    overall: np.ndarray
+
+
+def _shop_rfm(now: datetime) -> tuple[list[dict[str, Any]], np.ndarray]:
+    stats = shop.customer_order_stats(until=now)
+    raw = np.array(
+        [
+            [(now - row["last_order_at"]).total_seconds() / 86400, row["order_count"], float(row["revenue"])]
+            for row in stats
+        ],
+        dtype=float,
+    ).reshape(-1, 3)
+    return stats, raw
+
+
+def rfm_clusters(raw: np.ndarray, k: int) -> RfmClusters:
+    """Cluster RFM rows and name each cluster from its medians against the overall medians.
+
+    Raises InsufficientDataError below ``5 * k`` rows or ``k`` distinct profiles."""
+    n = len(raw)
     distinct = len({tuple(row) for row in raw.tolist()})
     if n < 5 * k or distinct < k:
         raise InsufficientDataError(
             f"{k} segments need at least {5 * k} customers with {k} distinct RFM profiles; got {n} customers, "
             f"{distinct} distinct.",
-            details={"data_volume": volume},
+            details={"data_volume": {"customers": n, "features": ["recency_days", "frequency", "monetary"]}},
         )
     features = np.log1p(raw)
     std = features.std(axis=0)
@@ -500,7 +516,7 @@ def _segmentation(
     # 0.5 = halfway between two centres, 1.0 = on its own centre.
     assignment_confidence = np.where(nearest + second > 0, second / np.maximum(nearest + second, 1e-12), 1.0)
     overall = np.median(raw, axis=0)
-    segments: list[dict[str, Any]] = []
+    names: dict[int, str] = {}
     for j in range(k):
         members = labels == j
         if not np.any(members):
@@ -511,7 +527,38 @@ def _segmentation(
             med[1] > overall[1] or (med[1] == overall[1] and med[1] > 1),
             med[2] >= overall[2],
         )
-        name = _SEGMENT_NAMES[(bool(recent), bool(frequent))] + ("_high_value" if high else "")
+        names[j] = _SEGMENT_NAMES[(bool(recent), bool(frequent))] + ("_high_value" if high else "")
+    return RfmClusters(raw, labels, names, assignment_confidence, overall)
+
+
+def customer_segments_by_id(*, now: datetime, k: int = DEFAULT_SEGMENTS) -> dict[int, str]:
+    """The segment name of every customer with revenue orders before ``now`` (by
+    customer id), from the same RFM k-means as ``customer_segmentation`` on shop data.
+    Customers without such orders have no segment. Raises InsufficientDataError."""
+    stats, raw = _shop_rfm(now)
+    clusters = rfm_clusters(raw, k)
+    return {int(row["id"]): clusters.names[int(label)] for row, label in zip(stats, clusters.labels, strict=True)}
+
+
+def _segmentation(
+    data: dict[str, Any] | None, params: dict[str, Any], confidence: float, now: datetime
+) -> dict[str, Any]:
+    k = params.get("segments", DEFAULT_SEGMENTS)
+    if data is not None:
+        ids = [c["id"] for c in data["customers"]]
+        raw = np.array([[c["recency_days"], c["frequency"], c["monetary"]] for c in data["customers"]], dtype=float)
+    else:
+        stats, raw = _shop_rfm(now)
+        ids = [row["email"] for row in stats]
+    n = len(ids)
+    volume = {"customers": n, "features": ["recency_days", "frequency", "monetary"]}
+    clusters = rfm_clusters(raw, k)
+    labels, overall, assignment_confidence = clusters.labels, clusters.overall, clusters.assignment_confidence
+    segments: list[dict[str, Any]] = []
+    for j, name in clusters.names.items():
+        members = labels == j
+        med = np.median(raw[members], axis=0)
+        recent, high = med[0] <= overall[0], med[2] >= overall[2]
         segments.append(
             {
                 "segment": name,

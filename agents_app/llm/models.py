@@ -107,7 +107,7 @@ class SpendLedgerEntry(models.Model):
     agent_slug = models.CharField(max_length=64, blank=True, db_index=True)
     task_id = models.CharField(max_length=64, blank=True, db_index=True)
     product_refs = models.JSONField(default=list, blank=True)
-    campaign_ref = models.CharField(max_length=64, blank=True)
+    campaign_ref = models.CharField(max_length=64, blank=True, db_index=True)  # campaign spend and results
     purpose = models.CharField(max_length=64, blank=True)
     details = models.JSONField(default=dict, blank=True)
 

@@ -32,7 +32,7 @@ from agents_app.exceptions import LeaseLost, TaskCancelled
 from agents_app.llm.selectors import last_llm_call, spend_totals
 from agents_app.models import Agent, AgentTask, TaskStatus
 from agents_app.services.tasks import LLM_ACTION, after_task_final
-from agents_app.tools.base import get_tool, validate_input
+from agents_app.tools.base import get_tool, registry, validate_input
 from agents_app.tools.integrations import check_requirements
 from devskyy.core.errors import DomainError
 from devskyy.core.events import json_safe
@@ -225,8 +225,10 @@ def _finish(task: AgentTask, status: str, fields: dict[str, Any]) -> bool:
 
 def _spend(task: AgentTask, result: Any = None) -> dict[str, Any]:
     """Provider, model, tokens and cost of the task's LLM calls, summed from the spend
-    ledger (cache hits cost nothing and add no tokens). Tool actions spend nothing."""
-    if task.action != LLM_ACTION:
+    ledger (cache hits cost nothing and add no tokens). Only LLM tools (``llm_complete``,
+    ``campaign_write_copy``...) spend; other tool actions spend nothing."""
+    tool = registry().get(task.action)
+    if task.action != LLM_ACTION and (tool is None or tool.kind != "llm"):
         return {}
     totals = spend_totals(task_id=str(task.id))
     fields: dict[str, Any] = {

@@ -19,6 +19,7 @@ _BUILTIN = (
     "agents_app.tools.ml",
     "agents_app.tools.wordpress",
     "agents_app.tools.media",
+    "agents_app.tools.marketing",
 )
 _loaded = False
 

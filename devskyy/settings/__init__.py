@@ -11,6 +11,7 @@ from .cache import *  # noqa: F403
 from .database import *  # noqa: F403
 from .integrations import *  # noqa: F403
 from .llm import *  # noqa: F403
+from .marketing import *  # noqa: F403
 from .observability import *  # noqa: F403
 from .realtime import *  # noqa: F403
 from .security import *  # noqa: F403

@@ -11,7 +11,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('agents_app', '0004_workflows_round_table_owner'),
+        ('agents_app', '0005_marketing_campaigns'),
         ('commerce_app', '0002_shop_sync'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
