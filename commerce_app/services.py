@@ -474,3 +474,33 @@ def _bulk_one(index: int, action: str, values: dict[str, Any], *, validate_only:
     pk, sku = product.pk, product.sku
     product_delete(product=product, actor=actor)
     return BulkItemResult(index, "deleted", id=pk, sku=sku)
+
+
+# --- marketing consent -----------------------------------------------------------------
+
+
+class CustomerNotFoundError(NotFoundError):
+    code = "customer_not_found"
+
+
+def customer_marketing_opt_out(*, customer_id: int, actor_label: str) -> bool:
+    """The customer no longer accepts marketing (an unsubscribe link, an operator).
+
+    WooCommerce's sync never sets ``accepts_marketing``, so the opt-out stands until the
+    customer opts in again. Returns whether anything changed (a second click is a no-op).
+    """
+    with transaction.atomic():
+        customer = Customer.objects.select_for_update().filter(pk=customer_id).first()
+        if customer is None:
+            raise CustomerNotFoundError("No such customer.")
+        if not customer.accepts_marketing:
+            return False
+        customer.accepts_marketing = False
+        customer.save(update_fields=["accepts_marketing", "updated_at"])
+        audit_record(
+            action="commerce.customer.marketing_opt_out",
+            actor_label=actor_label,
+            target_type="customer",
+            target_id=customer.pk,
+        )
+    return True

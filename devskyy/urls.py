@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from agents_app.views import dashboard
+from agents_app.views import dashboard, unsubscribe
 from devskyy.core.api.urls import audit_urlpatterns, auth_urlpatterns
 
 urlpatterns = [
@@ -21,6 +21,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("dashboard/", dashboard, name="dashboard"),
+    path("marketing/unsubscribe/<str:token>", unsubscribe, name="marketing-unsubscribe"),
     path(settings.ADMIN_URL, admin.site.urls),
 ]
 

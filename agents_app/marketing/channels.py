@@ -29,6 +29,7 @@ from django.core.mail.message import make_msgid
 from django.utils.module_loading import import_string
 
 from agents_app.marketing.models import CampaignMessage, MessageStatus
+from agents_app.marketing.unsubscribe import unsubscribe_url
 
 logger = logging.getLogger(__name__)
 
@@ -74,17 +75,27 @@ class DjangoEmailBackend:
             self.connection = None
 
     def send(self, message: CampaignMessage) -> Delivery:
+        # Every campaign email carries a way out: a footer link and the List-Unsubscribe
+        # headers (RFC 2369/8058). Without a public URL to put there, nothing is sent.
+        link = unsubscribe_url(message.customer_id) if message.customer_id is not None else ""
+        if not link:
+            return Delivery(
+                MessageStatus.FAILED,
+                error="MARKETING_PUBLIC_URL is not set: campaign emails need an unsubscribe link",
+            )
         # Our own Message-ID, so the id recorded is the one the receiving side sees.
         message_id = make_msgid(domain=settings.MARKETING_MESSAGE_ID_DOMAIN)
         email = EmailMessage(
             subject=message.subject,
-            body=message.body,
+            body=f"{message.body}\n\n--\nYou receive this because you accept marketing emails. Unsubscribe: {link}\n",
             from_email=settings.MARKETING_FROM_EMAIL,
             to=[message.recipient],
             headers={
                 "Message-ID": message_id,
                 "X-DevSkyy-Campaign": str(message.campaign_id),
                 "X-DevSkyy-Message": str(message.pk),
+                "List-Unsubscribe": f"<{link}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             },
             connection=self.connection,
         )

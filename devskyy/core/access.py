@@ -31,6 +31,8 @@ PUBLIC_ROUTES: frozenset[str] = frozenset(
         "auth:logout",
         # WooCommerce deliveries: authenticated by X-WC-Webhook-Signature in the view.
         "commerce:woocommerce-webhook",
+        # Unsubscribe page behind the link in campaign emails: the signed token is the credential.
+        "marketing-unsubscribe",
     }
 )
 

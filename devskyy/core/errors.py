@@ -179,7 +179,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
 
 def is_api_path(path: str) -> bool:
     """Paths that speak JSON; admin, dashboard pages and static files speak HTML."""
-    html_prefixes = ("/" + settings.ADMIN_URL, "/static/", "/media/", "/dashboard/", "/api/docs/")
+    html_prefixes = ("/" + settings.ADMIN_URL, "/static/", "/media/", "/dashboard/", "/api/docs/", "/marketing/")
     return not path.startswith(html_prefixes)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from devskyy.core.env import ConfigError, env
 
+from .base import IS_PRODUCTION
 from .integrations import CELERY_BEAT_SCHEDULE as _BEAT_BEFORE
 
 # Django's mail framework (the email channel): SMTP unless a test swaps the backend.
@@ -24,6 +25,12 @@ if EMAIL_USE_TLS and EMAIL_USE_SSL:
 # Campaign messages: sender, and the domain of the Message-ID recorded per email.
 MARKETING_FROM_EMAIL = env.str("MARKETING_FROM_EMAIL", DEFAULT_FROM_EMAIL)
 MARKETING_MESSAGE_ID_DOMAIN = env.str("MARKETING_MESSAGE_ID_DOMAIN", "devskyy.app")
+# Where recipients reach this platform's unsubscribe page (the link in every campaign
+# email). Production has no default: without it, campaign emails are not sent (each is
+# recorded as failed, saying why) rather than sent without a way to opt out.
+MARKETING_PUBLIC_URL = env.url(
+    "MARKETING_PUBLIC_URL", "" if IS_PRODUCTION else "http://127.0.0.1:8000", schemes=("http", "https")
+)
 # Channel -> backend class (agents_app/marketing/channels.py). SMS and social have no
 # provider wired: the outbox backend records them as "recorded", never "sent".
 MARKETING_CHANNEL_BACKENDS: dict[str, str] = {
