@@ -73,15 +73,16 @@ def _freeze_in_pool_process(**kwargs: Any) -> None:
     """A prefork child: what it inherited is start-up state (devskyy/core/gc_tuning.py)."""
     from devskyy.core.gc_tuning import freeze_startup_objects
 
-    freeze_startup_objects()
+    freeze_startup_objects(forked=True)
 
 
 @worker_ready.connect
 def _freeze_in_worker(**kwargs: Any) -> None:
-    """Thread and solo pools run tasks in this process."""
+    """Thread and solo pools run tasks in this process. (A prefork parent forked its
+    children already: no collection, which would copy the pages it shares with them.)"""
     from devskyy.core.gc_tuning import freeze_startup_objects
 
-    freeze_startup_objects()
+    freeze_startup_objects(forked=True)
 
 
 @worker_ready.connect
