@@ -27,7 +27,9 @@ def freeze_startup_objects(*, forked: bool = False) -> bool:
     would copy every page the child shares with its parent (measured: +166 MB PSS for
     a Celery worker with 2 children); freezing alone moves no object.
     """
-    if not settings.GC_FREEZE_AFTER_START:
+    # getattr: gunicorn.conf.py also serves other Django projects (bench/bare, the P3
+    # comparison point), whose settings do not define it; the same front, the same freeze.
+    if not getattr(settings, "GC_FREEZE_AFTER_START", True):
         return False
     if not forked:
         from django.urls import get_resolver
