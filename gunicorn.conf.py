@@ -64,6 +64,13 @@ def on_starting(server: Any) -> None:
     os.makedirs(_metrics_dir, exist_ok=True)
 
 
+def post_worker_init(worker: Any) -> None:
+    # In the worker, its app loaded: the collector stops scanning start-up objects.
+    from devskyy.core.gc_tuning import freeze_startup_objects
+
+    freeze_startup_objects()
+
+
 def child_exit(server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess
 

@@ -5,6 +5,9 @@ Run in a subprocess with the production environment (bench.common.django_json):
     python -m bench.fixtures credentials          -> {"api_key", "jwt", "user_id"}
     python -m bench.fixtures tasks <N>            -> {"tasks": <count>} (at least N finished tasks)
     python -m bench.fixtures publish <K> <gap_s>  -> {"published": K} (K agent_status_update events)
+    python -m bench.fixtures enqueue              -> {"id": <a queued low_stock_report task>}
+    python -m bench.fixtures task <id>            -> {"status", "started_at", "finished_at"} (Unix times)
+    python -m bench.fixtures unfinished <iso time> -> {"unfinished": <tasks created since then not final>}
 
 Credentials: an ``operator`` user (JWT access token valid for the run) and an
 ``api_user`` API key, both created anew each run (keys are shown once).
@@ -95,6 +98,39 @@ def publish(count: int, gap: float) -> dict[str, Any]:
     return {"published": count, "seqs": seqs}
 
 
+def unfinished(since: str) -> dict[str, Any]:
+    """Tasks created since ``since`` (ISO time) that are not final yet."""
+    from datetime import datetime
+
+    from agents_app.models import FINAL_STATUSES, AgentTask
+
+    left = AgentTask.objects.filter(created_at__gte=datetime.fromisoformat(since)).exclude(status__in=FINAL_STATUSES)
+    return {"unfinished": left.count()}
+
+
+def enqueue() -> dict[str, Any]:
+    """One ``low_stock_report`` task through the service (row, event, enqueue after commit)."""
+    from django.contrib.auth import get_user_model
+
+    from agents_app.services.tasks import task_create
+
+    user = get_user_model().objects.filter(username__startswith="bench-").order_by("-pk").first()
+    created = task_create(agent_slug="commerce-001", action="low_stock_report", parameters={"threshold": 5}, user=user)
+    return {"id": str(created.task.id)}
+
+
+def task(task_id: str) -> dict[str, Any]:
+    """A task's status and its start/finish as Unix times."""
+    from agents_app.models import AgentTask
+
+    row = AgentTask.objects.get(pk=task_id)
+    return {
+        "status": row.status,
+        "started_at": row.started_at.timestamp() if row.started_at else None,
+        "finished_at": row.finished_at.timestamp() if row.finished_at else None,
+    }
+
+
 def main() -> None:
     import django
 
@@ -104,6 +140,12 @@ def main() -> None:
         out = credentials()
     elif command == "tasks":
         out = tasks(int(sys.argv[2]))
+    elif command == "enqueue":
+        out = enqueue()
+    elif command == "task":
+        out = task(sys.argv[2])
+    elif command == "unfinished":
+        out = unfinished(sys.argv[2])
     elif command == "publish":
         out = publish(int(sys.argv[2]), float(sys.argv[3]))
     else:

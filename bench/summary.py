@@ -106,6 +106,73 @@ def rows() -> list[tuple[str, str, str, str]]:
                 _verdict(paced["start_p50_ms"] <= 50),
             )
         )
+    llm = _load("llm_cache")
+    if llm:
+        worst = max(llm["plain"]["p99_ms"], llm["tagged"]["p99_ms"])
+        out.append(
+            (
+                "P8 repeated completion served from cache <= 5 ms server time",
+                f"median {llm['plain']['median_ms']:.2f} ms, p99 {llm['plain']['p99_ms']:.2f} ms "
+                f"(tagged: p99 {llm['tagged']['p99_ms']:.2f} ms)",
+                f"p99 {worst / 5:.2f}x the bound",
+                _verdict(worst <= 5),
+            )
+        )
+    woo = _load("woocommerce_import")
+    if woo:
+        out.append(
+            (
+                "P9 10,000 products imported from a local WooCommerce <= 30 s",
+                f"{woo['products']:,} products in {woo['first_seconds']:.1f} s (re-import {woo['reimport_seconds']:.1f} s)",
+                f"{woo['first_seconds'] / 30:.2f}x the bound",
+                _verdict(woo["first_seconds"] <= 30 and woo["products"] >= 10_000),
+            )
+        )
+    memory = _load("memory")
+    if memory:
+        one = memory["one_worker"]
+        out.append(
+            (
+                f"P6 one web worker <= 150 MB RSS after {memory['requests']:,} requests",
+                f"{one['rss_mb']:.1f} MB RSS (at its first answer {one['curve'][0]['rss_mb']:.1f} MB)",
+                f"{one['rss_mb'] / 150:.2f}x the bound",
+                _verdict(one["rss_mb"] <= 150),
+            )
+        )
+        shape = memory["production_shape"]
+        out.append(
+            (
+                "P6 2 web workers + 1 task worker <= 450 MB",
+                f"PSS {shape['pss_mb']:.1f} MB (RSS summed {shape['rss_mb']:.1f} MB, shared pages counted per process)",
+                f"{shape['pss_mb'] / 450:.2f}x (PSS) / {shape['rss_mb'] / 450:.2f}x (RSS sum)",
+                _verdict(shape["pss_mb"] <= 450) + ("" if shape["rss_mb"] <= 450 else " (PSS); RSS sum NOT met"),
+            )
+        )
+    startup = _load("startup")
+    if startup:
+        figures = startup["figures"]
+        worst = startup["worst_first_request_s"]
+        out.append(
+            (
+                "P7 a worker serves its first request <= 3 s after start",
+                f"web cold {figures['agents_s']['median']:.2f} s, replaced worker "
+                f"{figures['replaced_agents_s']['median']:.2f} s, task worker {figures['task_finished_s']['median']:.2f} s "
+                f"(medians; worst {worst:.2f} s)",
+                f"{worst / 3:.2f}x the bound (worst)",
+                _verdict(worst <= 3),
+            )
+        )
+    budgets = _load("query_budgets")
+    if budgets:
+        out.append(
+            (
+                "P10 list endpoints: constant queries whatever the size (pinned in tests)",
+                f"{budgets['constant']}/{budgets['endpoints']} constant at 2 and 30 items, "
+                f"{budgets['within_budget']} within budget ({budgets['database']})",
+                f"{budgets['constant']}/{budgets['endpoints']}",
+                _verdict(budgets["tests_passed"] and budgets["constant"] == budgets["endpoints"]),
+            )
+        )
     return out
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import redis
 from celery import Celery
-from celery.signals import task_postrun, task_prerun, worker_ready, worker_shutdown
+from celery.signals import task_postrun, task_prerun, worker_process_init, worker_ready, worker_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "devskyy.settings")
 
@@ -66,6 +66,23 @@ def _check_connections(sender: Any = None, **kwargs: Any) -> None:
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@worker_process_init.connect
+def _freeze_in_pool_process(**kwargs: Any) -> None:
+    """A prefork child: what it inherited is start-up state (devskyy/core/gc_tuning.py)."""
+    from devskyy.core.gc_tuning import freeze_startup_objects
+
+    freeze_startup_objects(forked=True)
+
+
+@worker_ready.connect
+def _freeze_in_worker(**kwargs: Any) -> None:
+    """Thread and solo pools run tasks in this process. (A prefork parent forked its
+    children already: no collection, which would copy the pages it shares with them.)"""
+    from devskyy.core.gc_tuning import freeze_startup_objects
+
+    freeze_startup_objects(forked=True)
 
 
 @worker_ready.connect

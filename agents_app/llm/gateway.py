@@ -42,7 +42,7 @@ from agents_app.llm.exceptions import (
 )
 from agents_app.llm.models import Provider, SpendKind, SpendSource
 from agents_app.llm.pricing import Price, price_for
-from agents_app.llm.providers import ProviderConfig, adapter_for
+from agents_app.llm.providers import ProviderConfig, adapter_for, load_sdks
 from agents_app.llm.routing import enabled_providers, model_for, record_latency, route
 from agents_app.llm.services import ledger_record
 from agents_app.llm.types import ChatMessage, Completion, CompletionRequest, ProviderCall
@@ -251,6 +251,9 @@ def complete(request: CompletionRequest) -> Completion:
             attempts.append(Attempt(config.name, hit.model, "cache_hit"))
             hit.attempts = attempts
             return hit
+        # A process's first provider call imports the SDKs (task workers did at start):
+        # here, before any breaker, deadline or latency clock starts.
+        load_sdks()
         prepared = prepare(request, config, key)
         if isinstance(prepared, Skipped):
             attempts.append(prepared.attempt)

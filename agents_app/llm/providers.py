@@ -20,14 +20,19 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
-import anthropic
-import openai
 from django.conf import settings
 
 from agents_app.llm.exceptions import ProviderError
 from agents_app.llm.types import ChatMessage, Completion, ProviderCall, ToolCall, ToolSpec, Usage
+
+if TYPE_CHECKING:
+    # The SDKs are imported where a provider is first called, not at start-up: together
+    # they are ~3,700 modules, ~70 MB of every web and task process and most of its
+    # import time, and web processes never call a provider (PERF P6/P7, bench/README.md).
+    import anthropic
+    import openai
 
 DEFAULT_BASE_URLS = {
     "openai": "https://api.openai.com/v1",
@@ -63,11 +68,20 @@ class Adapter(Protocol):
     def complete(self, call: ProviderCall) -> Completion: ...
 
 
+def load_sdks() -> None:
+    """Import both SDKs now (a task worker's main process, before its pool forks)."""
+    import anthropic  # noqa: F401
+    import openai  # noqa: F401
+
+
 def _is_transient_status(status: int) -> bool:
     return status >= 500 or status in _TRANSIENT_STATUSES
 
 
 def _classify(provider: str, exc: openai.OpenAIError | anthropic.AnthropicError, timeout: float) -> ProviderError:
+    import anthropic
+    import openai
+
     if isinstance(exc, openai.APITimeoutError | anthropic.APITimeoutError):
         return ProviderError(provider, f"timed out after {timeout:g}s", transient=True)
     if isinstance(exc, openai.APIConnectionError | anthropic.APIConnectionError):
@@ -162,6 +176,8 @@ class OpenAICompatibleAdapter:
             params["max_completion_tokens"] = call.max_tokens
         else:
             params["max_tokens"] = call.max_tokens
+        import openai
+
         started = time.perf_counter()
         try:
             response = self.client.chat.completions.create(
@@ -197,6 +213,8 @@ class OpenAICompatibleAdapter:
 
 
 def _openai_timeout(total: float) -> openai.Timeout:
+    import openai
+
     return openai.Timeout(total, connect=min(settings.LLM_CONNECT_TIMEOUT_SECONDS, total))
 
 
@@ -251,6 +269,8 @@ class AnthropicAdapter:
         if call.temperature is not None:
             # This SDK release has no typed temperature argument; the API accepts it.
             params["extra_body"] = {"temperature": call.temperature}
+        import anthropic
+
         started = time.perf_counter()
         try:
             response = self.client.messages.create(
@@ -304,6 +324,8 @@ def _client_for(config: ProviderConfig) -> openai.OpenAI | anthropic.Anthropic:
     timeout = settings.LLM_TIMEOUT_SECONDS
     new: openai.OpenAI | anthropic.Anthropic
     if config.kind == "anthropic":
+        import anthropic
+
         new = anthropic.Anthropic(
             api_key=config.api_key or _NO_KEY,
             base_url=config.base_url or DEFAULT_BASE_URLS["anthropic"],
@@ -311,6 +333,8 @@ def _client_for(config: ProviderConfig) -> openai.OpenAI | anthropic.Anthropic:
             max_retries=0,
         )
     else:
+        import openai
+
         new = openai.OpenAI(
             api_key=config.api_key or _NO_KEY,
             base_url=config.base_url or DEFAULT_BASE_URLS.get(config.name, DEFAULT_BASE_URLS["openai"]),
@@ -327,6 +351,6 @@ def _client_for(config: ProviderConfig) -> openai.OpenAI | anthropic.Anthropic:
 
 def adapter_for(config: ProviderConfig) -> Adapter:
     client = _client_for(config)
-    if isinstance(client, anthropic.Anthropic):
-        return AnthropicAdapter(config, client)
-    return OpenAICompatibleAdapter(config, client)
+    if config.kind == "anthropic":
+        return AnthropicAdapter(config, cast("anthropic.Anthropic", client))
+    return OpenAICompatibleAdapter(config, cast("openai.OpenAI", client))

@@ -50,6 +50,7 @@ from agents_app.llm.gateway import (
     prepare,
     product_versions,
 )
+from agents_app.llm.providers import load_sdks
 from agents_app.llm.routing import enabled_providers
 from agents_app.llm.services import round_table_finish, round_table_start
 from agents_app.llm.types import ChatMessage, Completion, CompletionRequest
@@ -336,6 +337,9 @@ def run_round_table(
         raise NoProviderConfigured()
     timeout = timeout or settings.LLM_TIMEOUT_SECONDS
     max_tokens = max_tokens or settings.LLM_DEFAULT_MAX_TOKENS
+    # The SDKs load on first use (task workers preload them): never inside the parallel
+    # calls, where one thread's import would hold the GIL during the others' timed calls.
+    load_sdks()
     table = round_table_start(
         prompt=prompt, system_prompt=system_prompt, agent_slug=agent_slug, task_id=task_id, owner_id=owner_id
     )

@@ -10,3 +10,4 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from devskyy.core import receivers, schema  # noqa: F401 - registers signal receivers, schema extensions
+        from devskyy.taskqueue import app  # noqa: F401 - the current Celery app in every Django process

@@ -107,7 +107,11 @@ else:
 ADMIN_URL = env.str("ADMIN_URL", "admin/").strip("/") + "/"
 
 INSTALLED_APPS = [
-    "daphne",
+    # daphne only makes `manage.py runserver` serve WebSockets (`make run`). Production
+    # serves through gunicorn + uvicorn (gunicorn.conf.py), and the app's import of
+    # daphne.server loads Twisted and Autobahn: ~35 MB and ~0.7 s in every web and task
+    # process (PERF P6/P7, bench/README.md).
+    *([] if IS_PRODUCTION else ["daphne"]),
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -222,6 +226,9 @@ if GENERATED_SECRETS:
 ASGI_HTTP_MODE = env.choice("ASGI_HTTP_MODE", "wsgi", ("wsgi", "a2wsgi", "asgi"))
 # 4: measured faster than 8 for P1 (less GIL contention), with a lower p99 (bench/README.md).
 WEB_THREADS = env.int("WEB_THREADS", 4, minimum=1, maximum=256)
+# Freeze the objects alive after a worker's start-up out of the garbage collector's
+# scans (devskyy/core/gc_tuning.py): ~120 us less CPU per /live request.
+GC_FREEZE_AFTER_START = env.bool("GC_FREEZE_AFTER_START", default=True)
 # A request body over this is refused with 413 before it is read (wsgi mode).
 REQUEST_BODY_MAX_BYTES = env.int("REQUEST_BODY_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)
 

@@ -11,6 +11,10 @@ from .base import ENVIRONMENT, IS_PRODUCTION, VERSION
 LOG_LEVEL = env.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error", "critical")).upper()
 LOG_FORMAT = env.choice("LOG_FORMAT", "json" if IS_PRODUCTION else "text", ("json", "text"))
 ENABLE_METRICS = env.bool("ENABLE_METRICS", default=True)
+# Request figures for the monitoring API are summed per process and written to Redis
+# this often (one pipeline for all requests since the last write) instead of one
+# pipeline per request; 0 writes every request at once (devskyy/core/request_stats.py).
+REQUEST_STATS_FLUSH_SECONDS = env.float("REQUEST_STATS_FLUSH_SECONDS", 1.0, minimum=0.0, maximum=60.0)
 SENTRY_DSN = env.url("SENTRY_DSN", schemes=("https", "http"))
 
 LOGGING: dict[str, Any] = {

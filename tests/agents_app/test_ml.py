@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from django.utils import timezone
 
-from agents_app.capabilities.ml import InsufficientDataError, InvalidPredictionInputError, kmeans, predict
+from agents_app.capabilities.ml import InsufficientDataError, InvalidPredictionInputError, predict
+from agents_app.capabilities.ml_models import kmeans
 from commerce_app.models import Customer, Order, OrderItem, OrderStatus, Product
 from commerce_app.pricing import price_optimize
 from commerce_app.services import demo_shop_seed

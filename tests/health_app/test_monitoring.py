@@ -7,6 +7,7 @@ from AgentTask and the spend ledger.
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -156,3 +157,39 @@ def test_percentiles_are_bucket_estimates() -> None:
     buckets = [0] * len(buckets)
     buckets[0] = 2  # (0, 1 ms]
     assert percentile(buckets, 0.5) == 0.5
+
+
+def _probe_2xx_in_redis() -> int:
+    """Successful probe requests in Redis over the current and the previous minute (a
+    minute may turn during the test), read directly, without writing pending figures."""
+    _, keys = request_stats.window_for("1h")
+    redis_store = request_stats.store()
+    assert isinstance(redis_store, request_stats.RedisStore)
+    return sum(row.get("n:probe:2xx", 0) for row in redis_store.read(keys[-2:]))
+
+
+@pytest.mark.services
+@pytest.mark.django_db
+def test_request_figures_are_summed_in_process_and_written_in_one_batch(settings) -> None:
+    settings.REQUEST_STATS_FLUSH_SECONDS = 60  # no timed write during this test
+    request_stats.read_window("1h")  # writes anything pending: the interval starts now
+    before = _probe_2xx_in_redis()
+    probe = Client()
+    for _ in range(5):
+        assert probe.get("/live").status_code == 200
+    assert _probe_2xx_in_redis() == before  # nothing written yet
+    _, figures = request_stats.read_window("1h")  # a reader writes its own process's figures first
+    assert figures["probe"].by_status["2xx"] >= 5
+    assert _probe_2xx_in_redis() == before + 5
+
+
+@pytest.mark.services
+@pytest.mark.django_db
+def test_request_figures_reach_redis_within_the_interval_without_a_reader(settings) -> None:
+    settings.REQUEST_STATS_FLUSH_SECONDS = 0.2
+    before = _probe_2xx_in_redis()
+    assert Client().get("/live").status_code == 200
+    deadline = time.monotonic() + 5
+    while _probe_2xx_in_redis() == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _probe_2xx_in_redis() == before + 1
