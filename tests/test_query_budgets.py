@@ -205,6 +205,60 @@ def _provider_credentials(n: int) -> None:
         ProviderCredential.objects.create(provider=provider, api_key_encrypted=encrypt("k" * 40), enabled=True)
 
 
+def _campaigns(n: int) -> None:
+    from agents_app.marketing.models import Campaign, CampaignVariant
+
+    for i in range(n):
+        campaign = Campaign.objects.create(
+            name=f"c{i}",
+            campaign_type="email",
+            content_template="t",
+            send_at=timezone.now(),
+            agent_slug="marketing-002",
+        )
+        CampaignVariant.objects.create(campaign=campaign, label="A", weight=100)
+
+
+def _campaign_messages(n: int) -> None:
+    from agents_app.marketing.models import Campaign, CampaignMessage, CampaignVariant
+    from commerce_app.models import Customer
+
+    campaign, created = Campaign.objects.get_or_create(
+        name="budget-outbox",
+        defaults={
+            "campaign_type": "email",
+            "content_template": "t",
+            "send_at": timezone.now(),
+            "agent_slug": "marketing-002",
+        },
+    )
+    variant = CampaignVariant.objects.get_or_create(campaign=campaign, label="A", defaults={"weight": 100})[0]
+    for i in range(n):
+        customer = Customer.objects.create(email=f"m{i}-{uuid.uuid4().hex[:6]}@example.com")
+        CampaignMessage.objects.create(
+            campaign=campaign, variant=variant, customer=customer, channel="email", recipient=customer.email
+        )
+
+
+def _campaign_messages_url() -> str:
+    from agents_app.marketing.models import Campaign
+
+    campaign = Campaign.objects.filter(name="budget-outbox").first()
+    return f"/api/v1/marketing/campaigns/{campaign.pk if campaign else uuid.uuid4()}/messages"
+
+
+def _media_jobs(kind: str, provider: str) -> Callable[[int], None]:
+    def fill(n: int) -> None:
+        from agents_app.media.models import MediaJob
+
+        for i in range(n):
+            MediaJob.objects.create(
+                kind=kind, provider=provider, prompt=f"p{i}", deadline_at=timezone.now() + timedelta(hours=1)
+            )
+
+    return fill
+
+
 def _items(body: Any) -> int:
     return len(body)
 
@@ -213,12 +267,15 @@ def _items(body: Any) -> int:
 BUDGETS: dict[str, Budget] = {
     "/api/v1/auth/api-keys": Budget(4, _api_keys),  # + count, page
     "/api/v1/audit-log": Budget(4, _audit),  # + count, page
-    # + agents with their task aggregates, stored provider credentials (is an LLM configured?)
-    "/api/v1/agents": Budget(4, _agents, query=lambda n: {}, count=_items),
-    "/api/v1/agents/<slug:slug>/tools": Budget(  # + the agent, provider credentials
-        4, _agent_tools, query=lambda n: {}, count=_items, url="/api/v1/agents/budget-agent/tools"
+    # + agents with their task aggregates, stored provider credentials (is an LLM configured?),
+    # the stored shop connection (is WooCommerce configured?)
+    "/api/v1/agents": Budget(5, _agents, query=lambda n: {}, count=_items),
+    "/api/v1/agents/<slug:slug>/tools": Budget(  # + the agent, provider credentials, shop connection
+        5, _agent_tools, query=lambda n: {}, count=_items, url="/api/v1/agents/budget-agent/tools"
     ),
-    "/api/v1/tools": Budget(3, _nothing, query=lambda n: {}, count=_items, fixed=True),  # + credentials
+    "/api/v1/tools": Budget(
+        4, _nothing, query=lambda n: {}, count=_items, fixed=True
+    ),  # + credentials, shop connection
     "/api/v1/tasks": Budget(3, _tasks),  # + page with agents
     "/api/v1/round-table": Budget(3, _round_tables),  # + page with winners
     "/api/v1/round-table/stats": Budget(  # + 5 aggregates
@@ -238,6 +295,12 @@ BUDGETS: dict[str, Budget] = {
     ),
     "/api/v1/webhooks/subscriptions": Budget(3, _subscriptions, query=lambda n: {}, count=_items),  # + rows
     "/api/v1/webhooks/deliveries": Budget(3, _deliveries, count=_items),  # + rows
+    "/api/v1/marketing/campaigns": Budget(5, _campaigns),  # + count, page, variants
+    "/api/v1/marketing/campaigns/<uuid:campaign_id>/messages": Budget(  # + campaign, variants, count, page
+        6, _campaign_messages, url="CAMPAIGN_MESSAGES"
+    ),
+    "/api/v1/media/3d/jobs": Budget(4, _media_jobs("text_to_model", "tripo")),  # + page, files
+    "/api/v1/media/tryon": Budget(4, _media_jobs("tryon", "fashn")),  # + page, files
 }
 
 # GET routes that are not lists, and why (a new GET route must be added to one or the other).
@@ -266,6 +329,12 @@ NOT_LISTS: dict[str, str] = {
     "/api/schema/": "OpenAPI document",
     "/api/docs/": "Swagger UI page",
     "/dashboard/": "HTML page (staff), its data come from the API",
+    "/api/v1/marketing/campaigns/<uuid:campaign_id>": "one campaign with its variants and results",
+    "/api/v1/marketing/campaigns/<uuid:campaign_id>/results": "aggregates of one campaign's messages and orders",
+    "/api/v1/media/3d/jobs/<uuid:job_id>": "one job with its files",
+    "/api/v1/media/tryon/<uuid:job_id>": "one job with its files",
+    "/api/v1/media/jobs/<uuid:job_id>/files/<int:file_id>": "a file",
+    "/marketing/unsubscribe/<str:token>": "HTML page behind a campaign email's link",
 }
 
 _measured: dict[str, dict[str, int]] = {}
@@ -284,12 +353,14 @@ def _report() -> Iterator[None]:
 def _cold() -> None:
     """Forget what this process remembered, as in a fresh worker (auth, agents list)."""
     from agents_app import agent_list
+    from agents_app.integrations import forget_shop_status
     from devskyy.core import principal_cache
     from devskyy.core.api_keys import forget_verified
 
     forget_verified()
     principal_cache.forget()
     agent_list.forget()
+    forget_shop_status()
 
 
 def test_every_get_route_is_budgeted_or_not_a_list() -> None:
@@ -320,8 +391,9 @@ def test_list_endpoint_reads_the_same_queries_at_two_sizes(route: str, settings:
         budget.fill(size - filled)
         filled = size
         _cold()
+        target = _campaign_messages_url() if url == "CAMPAIGN_MESSAGES" else url
         with CaptureQueriesContext(connection) as queries:
-            response = client.get(url, budget.query(size))
+            response = client.get(target, budget.query(size))
         assert response.status_code == 200, response.content[:500]
         counts[label] = len(queries)
         sizes.append(budget.count(response.json()))
