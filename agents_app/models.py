@@ -104,6 +104,8 @@ class AgentTask(models.Model):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="agent_tasks"
     )
+    # The API key (its prefix) that requested the task when no user did: it owns the task.
+    requested_by_key = models.CharField(max_length=16, blank=True, db_index=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     cancel_requested = models.BooleanField(default=False)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
@@ -120,6 +122,11 @@ class AgentTask(models.Model):
                 fields=["requested_by", "idempotency_key"],
                 condition=Q(idempotency_key__isnull=False),
                 name="agent_task_idempotency_per_user",
+            ),
+            models.UniqueConstraint(
+                fields=["requested_by_key", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False) & ~Q(requested_by_key=""),
+                name="agent_task_idempotency_per_key",
             ),
             models.CheckConstraint(condition=Q(progress__lte=100), name="agent_task_progress_0_100"),
             models.CheckConstraint(condition=Q(cost__gte=0), name="agent_task_cost_not_negative"),
@@ -182,6 +189,7 @@ class WorkflowRun(models.Model):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="workflow_runs"
     )
+    requested_by_key = models.CharField(max_length=16, blank=True, db_index=True)  # an API key's prefix
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -14,6 +14,7 @@ from agents_app.exceptions import TaskNotFoundError
 from agents_app.integrations import integration_status
 from agents_app.models import Agent, AgentStatus, AgentTask, TaskStatus
 from agents_app.tools.base import registry
+from devskyy.core.api_keys import key_owner
 
 
 class AgentCounts(TypedDict):
@@ -120,7 +121,10 @@ def visible_tasks(user: AbstractBaseUser | AnonymousUser) -> QuerySet[AgentTask]
     qs = AgentTask.objects.select_related("agent")
     if can_see_all_tasks(user):
         return qs
-    return qs.filter(requested_by_id=user.pk)
+    key = key_owner(user)
+    if key:
+        return qs.filter(requested_by_key=key)
+    return qs.filter(requested_by_id=user.pk) if user.pk is not None else qs.none()
 
 
 def task_list(

@@ -23,6 +23,7 @@ from agents_app.models import Agent, AgentStatus, AgentTask, TaskStatus
 from agents_app.services.agents import agent_get
 from agents_app.tools.base import Tool, get_tool, validate_input
 from agents_app.tools.integrations import check_requirements
+from devskyy.core.api_keys import key_owner
 from devskyy.core.background import enqueue
 
 LLM_ACTION = "llm_complete"
@@ -73,7 +74,8 @@ def _replay(existing: AgentTask, digest: str) -> CreatedTask:
 
 
 def _user_id(user: AbstractBaseUser | AnonymousUser | None) -> int | None:
-    if user is None or not user.is_authenticated:
+    # An API key principal is authenticated but has no user row (pk None): key_owner.
+    if user is None or not user.is_authenticated or user.pk is None:
         return None
     return int(user.pk)
 
@@ -95,11 +97,12 @@ def task_create(
     raises ``IdempotencyConflictError``. Nothing is written when validation fails.
     """
     user_id = _user_id(user)
+    key = key_owner(user)
     digest = request_hash(agent_slug=agent_slug, action=action, parameters=parameters, use_round_table=use_round_table)
     if idempotency_key is not None:
         existing = (
             AgentTask.objects.select_related("agent")
-            .filter(requested_by_id=user_id, idempotency_key=idempotency_key)
+            .filter(requested_by_id=user_id, requested_by_key=key, idempotency_key=idempotency_key)
             .first()
         )
         if existing is not None:
@@ -114,6 +117,7 @@ def task_create(
         "parameters": parameters,
         "use_round_table": use_round_table,
         "requested_by_id": user_id,
+        "requested_by_key": key,
         "idempotency_key": idempotency_key,
         "request_hash": digest,
     }
@@ -127,7 +131,7 @@ def task_create(
     except IntegrityError:
         # A concurrent request with the same key won the race: answer with its task.
         existing = AgentTask.objects.select_related("agent").get(
-            requested_by_id=user_id, idempotency_key=idempotency_key
+            requested_by_id=user_id, requested_by_key=key, idempotency_key=idempotency_key
         )
         return _replay(existing, digest)
     queue_task(task, agent.slug)
@@ -187,12 +191,17 @@ def task_retry(*, task: AgentTask, user: AbstractBaseUser | AnonymousUser | None
         )
     agent = task.agent
     resolve_action(agent, task.action, task.parameters, use_round_table=task.use_round_table)
+    # The caller owns the retry (a user or an API key); without one (the admin's system
+    # actions) it stays with the original requester.
+    retrier_id, retrier_key = _user_id(user), key_owner(user)
+    retried_by_caller = retrier_id is not None or bool(retrier_key)
     retry = AgentTask.objects.create(
         agent=agent,
         action=task.action,
         parameters=task.parameters,
         use_round_table=task.use_round_table,
-        requested_by_id=_user_id(user) or task.requested_by_id,
+        requested_by_id=retrier_id if retried_by_caller else task.requested_by_id,
+        requested_by_key=retrier_key if retried_by_caller else task.requested_by_key,
         request_hash=task.request_hash,
         retry_of=task,
     )

@@ -70,6 +70,7 @@ from agents_app.models import (
 from agents_app.services.tasks import request_hash, resolve_action, task_cancel
 from agents_app.tools.base import registry
 from agents_app.workflow_templates import TEMPLATES
+from devskyy.core.api_keys import key_owner
 from devskyy.core.errors import ConflictError, DomainError
 
 logger = logging.getLogger(__name__)
@@ -375,7 +376,8 @@ def workflow_definition(*, name: str, parameters: Any, agents: dict[str, str] | 
 
 
 def _user_id(user: AbstractBaseUser | AnonymousUser | None) -> int | None:
-    return int(user.pk) if user is not None and user.is_authenticated else None
+    # An API key principal has no user row (pk None): the run is owned by its key instead.
+    return int(user.pk) if user is not None and user.is_authenticated and user.pk is not None else None
 
 
 def workflow_create(
@@ -398,6 +400,7 @@ def workflow_create(
             parallel=parallel,
             failure_policy=definition.policy,
             requested_by_id=_user_id(user),
+            requested_by_key=key_owner(user),
         )
         WorkflowStep.objects.bulk_create(
             [
@@ -621,6 +624,7 @@ def _start(run: WorkflowRun, step: WorkflowStep, by_id: dict[str, WorkflowStep],
         action=step.action,
         parameters=params,
         requested_by_id=run.requested_by_id,
+        requested_by_key=run.requested_by_key,
         request_hash=request_hash(agent_slug=agent.slug, action=step.action, parameters=params, use_round_table=False),
     )
     step.task = task
@@ -655,7 +659,10 @@ def visible_runs(user: AbstractBaseUser | AnonymousUser) -> QuerySet[WorkflowRun
     qs = WorkflowRun.objects.all()
     if getattr(user, "is_staff", False) or getattr(user, "is_superuser", False):
         return qs
-    return qs.filter(requested_by_id=user.pk)
+    key = key_owner(user)
+    if key:
+        return qs.filter(requested_by_key=key)
+    return qs.filter(requested_by_id=user.pk) if user.pk is not None else qs.none()
 
 
 def workflow_detail(*, user: AbstractBaseUser | AnonymousUser, run_id: str) -> WorkflowRun:

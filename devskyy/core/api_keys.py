@@ -67,6 +67,12 @@ class CreatedAPIKey:
     key: str  # the plaintext, to show once; never stored or logged
 
 
+def key_owner(principal: object) -> str:
+    """The API key prefix of a key-authenticated principal ("" for users): what owns the
+    tasks and workflow runs such a caller creates (they have no user row)."""
+    return principal.api_key.prefix if isinstance(principal, APIKeyPrincipal) else ""
+
+
 class APIKeyPrincipal:
     """``request.user`` for a request authenticated by an API key."""
 
