@@ -28,7 +28,7 @@ import struct
 import threading
 import uuid
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -192,6 +192,7 @@ class TripoServer(_Base):
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
     uploads: dict[str, bytes] = field(default_factory=dict)
     model_file: tuple[str, bytes] | None = None  # (content type, body) instead of a real .glb
+    on_create: Callable[[], None] | None = None  # runs while a valid task creation waits for its answer
 
     def _error(self, status: int, retry_after: str | None = None, message: str | None = None) -> Answer:
         code, default, suggestion = _TRIPO_ERRORS[status]
@@ -268,6 +269,8 @@ class TripoServer(_Base):
                 return self._error(400, message="file must name an uploaded image by file_token.")
         else:
             return self._error(400, message=f"Unsupported task type {kind!r}.")
+        if self.on_create is not None:
+            self.on_create()
         task_id = str(uuid.uuid4())
         self.tasks[task_id] = {
             "type": kind,

@@ -1,0 +1,56 @@
+"""Media job maintenance: re-queueing lost steps, and a cancel that races the paid submission."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db import connections
+from django.utils import timezone
+
+from agents_app.llm.models import SpendLedgerEntry
+from agents_app.media.models import MediaJob, MediaStatus
+from agents_app.media.services import media_job_cancel, media_job_step
+from devskyy.taskqueue import app
+from tests.agents_app.test_media_jobs import TEXT, Providers, _api, _post, media  # noqa: F401 - fixture
+
+
+@pytest.mark.django_db(transaction=True)
+def test_requeue_command_queues_only_stale_active_jobs(media: Providers) -> None:  # noqa: F811
+    client, auth, _ = _api()
+    ids = [_post(client, auth, TEXT, {"prompt": f"item {n}"}).json()["id"] for n in range(3)]
+    app.control.purge()  # the steps creation queued
+    old = timezone.now() - timedelta(minutes=10)
+    MediaJob.objects.filter(pk__in=ids[:2]).update(updated_at=old)
+    MediaJob.objects.filter(pk=ids[1]).update(status=MediaStatus.FAILED)  # finished: never re-queued
+    out = StringIO()
+    call_command("requeue_media_jobs", stdout=out)
+    assert "of 1 media job(s)" in out.getvalue()
+    assert app.control.purge() == 1
+    call_command("requeue_media_jobs", "--stale-seconds", "0", stdout=out)
+    assert app.control.purge() == 2  # the fresh one too, once it counts as stale
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_a_cancel_during_the_paid_submission_still_records_the_bill(media: Providers) -> None:  # noqa: F811
+    client, auth, _ = _api()
+    job_id = _post(client, auth, TEXT, {"prompt": "a parka"}).json()["id"]
+
+    def cancel_while_creating() -> None:  # runs in the Tripo server's thread, before it answers
+        try:
+            media_job_cancel(job=MediaJob.objects.get(pk=job_id))
+        finally:
+            connections.close_all()
+
+    media.tripo.on_create = cancel_while_creating
+    assert media_job_step(job_id=job_id).status == "skipped"
+    job = MediaJob.objects.get(pk=job_id)
+    assert job.status == MediaStatus.CANCELLED
+    assert job.provider_task_id in media.tripo.tasks
+    ledger = SpendLedgerEntry.objects.get()
+    assert (ledger.amount, ledger.outcome) == (Decimal("0.2"), "cancelled")
+    assert job.ledger_entry_id == ledger.pk
