@@ -19,16 +19,3 @@ class AgentsConfig(AppConfig):
         # Products changed (commerce services, admin, WooCommerce sync/webhooks): cached
         # LLM answers that quoted them can no longer be served.
         on_products_changed(invalidate_products)
-
-        from celery.signals import worker_init
-
-        # Task workers make the LLM calls: their main process imports the provider SDKs
-        # before the pool forks, so the children share those pages and no task pays the
-        # import (~1.3 s of CPU). Web processes never call a provider and skip them.
-        worker_init.connect(_load_llm_sdks, weak=False)
-
-
-def _load_llm_sdks(**kwargs: object) -> None:
-    from agents_app.llm.providers import load_sdks
-
-    load_sdks()

@@ -251,7 +251,7 @@ def complete(request: CompletionRequest) -> Completion:
             attempts.append(Attempt(config.name, hit.model, "cache_hit"))
             hit.attempts = attempts
             return hit
-        # A process's first provider call imports the SDKs (task workers did at start):
+        # A process's first provider call imports the SDKs (~2 s of CPU, once):
         # here, before any breaker, deadline or latency clock starts.
         load_sdks()
         prepared = prepare(request, config, key)

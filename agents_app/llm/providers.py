@@ -69,7 +69,7 @@ class Adapter(Protocol):
 
 
 def load_sdks() -> None:
-    """Import both SDKs now (a task worker's main process, before its pool forks)."""
+    """Import both SDKs now, before a caller starts a clock (gateway, Round Table)."""
     import anthropic  # noqa: F401
     import openai  # noqa: F401
 

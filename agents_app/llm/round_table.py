@@ -337,7 +337,7 @@ def run_round_table(
         raise NoProviderConfigured()
     timeout = timeout or settings.LLM_TIMEOUT_SECONDS
     max_tokens = max_tokens or settings.LLM_DEFAULT_MAX_TOKENS
-    # The SDKs load on first use (task workers preload them): never inside the parallel
+    # The SDKs load on a process's first use: never inside the parallel
     # calls, where one thread's import would hold the GIL during the others' timed calls.
     load_sdks()
     table = round_table_start(

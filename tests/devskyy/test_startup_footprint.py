@@ -2,8 +2,7 @@
 
 The LLM SDKs (openai, anthropic: ~3,700 modules), numpy and daphne's Twisted stack
 together cost every process ~90 MB and most of its start-up; they are imported where
-they are used (a provider call, a prediction, ``runserver``). Task workers, which make
-the LLM calls, import the SDKs once in their main process before the pool forks.
+they are used (a provider call, a prediction, ``runserver``).
 """
 
 from __future__ import annotations
@@ -51,13 +50,13 @@ def test_a_production_web_process_starts_without_the_heavy_libraries() -> None:
 
 
 @pytest.mark.slow
-def test_a_task_worker_preloads_only_the_llm_sdks_before_its_pool_forks() -> None:
+def test_a_task_worker_starts_without_the_heavy_libraries() -> None:
     extra = (
         "from devskyy.taskqueue import app\napp.loader.import_default_modules()\n"
         "import agents_app.tools\nagents_app.tools.load()\n"
         "from celery.signals import worker_init\nworker_init.send(sender=None)"
     )
-    assert _loaded(extra, PRODUCTION) == ["anthropic", "openai"]
+    assert _loaded(extra, PRODUCTION) == []
 
 
 @pytest.mark.slow
