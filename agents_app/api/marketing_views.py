@@ -25,6 +25,7 @@ from agents_app.api.marketing_serializers import (
 from agents_app.marketing import audience, selectors, services
 from agents_app.marketing.models import Campaign, CampaignMessage
 from devskyy.core.roles import Role
+from devskyy.core.schema import error_responses
 
 # Campaigns reach real customers: the people who run the shop and its service clients
 # (the dashboard) create, cancel and send them; developers and read_only read.
@@ -41,6 +42,7 @@ def _detail(campaign: Campaign) -> dict[str, Any]:
 
 
 class CampaignListCreateView(APIView):
+    pagination_class = LimitOffsetPagination  # the page shape in the schema, and the pages
     write_roles = CAMPAIGN_WRITE_ROLES
 
     @extend_schema(
@@ -57,7 +59,7 @@ class CampaignListCreateView(APIView):
 
     @extend_schema(
         request=CampaignInputSerializer,
-        responses={202: CampaignOutputSerializer},
+        responses={202: CampaignOutputSerializer, **error_responses(503)},  # 503: no LLM provider
         summary="Create a campaign: audience resolved now, copy written by the marketing agent's task, then scheduled",
     )
     def post(self, request: Request) -> Response:
@@ -91,6 +93,8 @@ class CampaignResultsView(APIView):
 
 
 class CampaignMessagesView(APIView):
+    pagination_class = LimitOffsetPagination  # the page shape in the schema, and the pages
+
     @extend_schema(
         parameters=[MessageFilterSerializer],
         responses=MessageOutputSerializer(many=True),

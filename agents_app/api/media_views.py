@@ -7,7 +7,6 @@ from typing import Any
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -22,10 +21,13 @@ from agents_app.api.media_serializers import (
 from agents_app.api.views import IDEMPOTENCY_HEADER, _idempotency_key
 from agents_app.media import selectors, services
 from agents_app.media.models import MediaKind, MediaProvider
+from devskyy.core.pagination import CursorPagination  # a malformed cursor is a 400, not a 404
+from devskyy.core.schema import error_responses
 
 MODEL_KINDS = (MediaKind.TEXT_TO_MODEL, MediaKind.IMAGE_TO_MODEL)
 TRYON_KINDS = (MediaKind.TRYON,)
-_CREATE_RESPONSES = {202: MediaJobOutputSerializer, 200: MediaJobOutputSerializer}
+# 503: ENABLE_3D_GENERATION off (feature_disabled) or the provider's key missing (provider_not_configured).
+_CREATE_RESPONSES = {202: MediaJobOutputSerializer, 200: MediaJobOutputSerializer, **error_responses(503)}
 
 
 class MediaJobCursorPagination(CursorPagination):
@@ -114,6 +116,8 @@ class ImageToModelView(APIView):
 
 
 class ModelJobListView(APIView):
+    pagination_class = MediaJobCursorPagination  # the page shape in the schema, and the pages
+
     @extend_schema(
         parameters=_LIST_PARAMS,
         responses=MediaJobOutputSerializer(many=True),
@@ -131,6 +135,8 @@ class ModelJobDetailView(APIView):
 
 
 class TryOnView(APIView):
+    pagination_class = MediaJobCursorPagination  # the page shape in the schema, and the pages
+
     @extend_schema(
         parameters=_LIST_PARAMS,
         responses=MediaJobOutputSerializer(many=True),

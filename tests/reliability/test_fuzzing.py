@@ -53,7 +53,12 @@ pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(tran
 
 EXAMPLES_PER_OPERATION = 15
 # Error codes of a 503 meaning "this deployment has no such integration configured".
-NOT_CONFIGURED = {"integration_not_configured", "llm_not_configured"}
+NOT_CONFIGURED = {
+    "integration_not_configured",
+    "llm_not_configured",
+    "provider_not_configured",  # 3D/try-on without TRIPO_API_KEY / FASHN_API_KEY
+    "feature_disabled",  # ENABLE_3D_GENERATION=false
+}
 
 
 def not_a_server_error_unless_not_configured(ctx: Any, response: Any, case: Any) -> bool | None:
