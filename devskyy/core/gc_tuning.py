@@ -27,9 +27,10 @@ def freeze_startup_objects(*, forked: bool = False) -> bool:
     would copy every page the child shares with its parent (measured: +166 MB PSS for
     a Celery worker with 2 children); freezing alone moves no object.
     """
-    # getattr: gunicorn.conf.py also serves other Django projects (bench/bare, the P3
-    # comparison point), whose settings do not define it; the same front, the same freeze.
-    if not getattr(settings, "GC_FREEZE_AFTER_START", True):
+    # gunicorn.conf.py also serves the benchmarks' comparison points: a bare Django
+    # project (bench/bare, settings without this name: the same front, the same freeze)
+    # and the old FastAPI stack (bench/fastapi_baseline: no Django settings, left as it was).
+    if not settings.configured or not getattr(settings, "GC_FREEZE_AFTER_START", True):
         return False
     if not forked:
         from django.urls import get_resolver
