@@ -82,7 +82,7 @@ def agents_list_json(request: Any = None) -> bytes:
 
     ``request``: its prefetched versions are used (no extra Redis round trip)."""
     global _stored
-    status = integration_status()
+    status = integration_status(request)
     status_key = tuple(status[name] for name in sorted(status))
     lifetime = settings.AGENTS_LIST_CACHE_SECONDS
     version = versions.current(VERSION, request) if lifetime > 0 else None

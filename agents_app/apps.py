@@ -1,4 +1,13 @@
+from typing import Any
+
 from django.apps import AppConfig
+from django.db.models.signals import post_delete, post_save
+
+
+def _providers_changed(**kwargs: Any) -> None:
+    from agents_app.llm.routing import providers_changed
+
+    providers_changed()
 
 
 class AgentsConfig(AppConfig):
@@ -9,7 +18,7 @@ class AgentsConfig(AppConfig):
 
     def ready(self) -> None:
         # The LLM gateway's models live in agents_app.llm.models (app_label agents_app).
-        from agents_app.llm import models as llm_models  # noqa: F401
+        from agents_app.llm import models as llm_models
         from agents_app.llm.cache import invalidate_products
         from agents_app.marketing import checks as marketing_checks  # noqa: F401
         from agents_app.marketing import models as marketing_models  # noqa: F401
@@ -19,3 +28,10 @@ class AgentsConfig(AppConfig):
         # Products changed (commerce services, admin, WooCommerce sync/webhooks): cached
         # LLM answers that quoted them can no longer be served.
         on_products_changed(invalidate_products)
+
+        # Every process re-reads the stored LLM credentials after any change to them
+        # (admin, services, key rotation): enabled_providers() keeps a copy per version.
+        post_save.connect(_providers_changed, sender=llm_models.ProviderCredential, dispatch_uid="llm-providers-saved")
+        post_delete.connect(
+            _providers_changed, sender=llm_models.ProviderCredential, dispatch_uid="llm-providers-deleted"
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 from django.conf import settings
 
@@ -40,12 +41,13 @@ def forget_shop_status() -> None:
         _shop_status = None
 
 
-def integration_status() -> dict[str, bool]:
+def integration_status(request: Any = None) -> dict[str, bool]:
     """``llm``: at least one provider is enabled (env key, local URL or an enabled stored
-    credential; one query). ``woocommerce``: see :func:`_woocommerce_configured`."""
+    credential: agents_app.llm.routing.enabled_providers, ``request`` passed on).
+    ``woocommerce``: see :func:`_woocommerce_configured`."""
     from agents_app.llm.routing import enabled_providers
 
-    llm = bool(enabled_providers())
+    llm = bool(enabled_providers(request))
     return {
         "llm": llm,
         "woocommerce": _woocommerce_configured(),

@@ -1,8 +1,8 @@
-"""PERF P1: ``GET /api/v1/agents`` authenticated, full middleware, vs the FastAPI stack.
+"""PERF P1: ``GET /api/v1/agents`` authenticated, production middleware, vs the FastAPI stack.
 
 DevSkyy runs as in production (``gunicorn -c gunicorn.conf.py``, 2 uvicorn workers,
-every middleware: request id, metrics, CORS, security, sessions, CSRF, auth, rate
-limiting, axes) and answers an authenticated list of the 54 agents with their task
+the API's middleware (devskyy/core/stacks.py): request id, metrics, request figures,
+CORS, security, sessions, auth, rate limiting, axes) and answers an authenticated list of the 54 agents with their task
 statistics. The comparison point is the old service's stack (bench/fastapi_baseline:
 FastAPI + asyncpg, 2 workers, no auth, no middleware, no statistics) serving the same
 54 rows, measured in the same run. Load: ``wrk -t2 -c50``.

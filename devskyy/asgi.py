@@ -25,8 +25,8 @@ from a2wsgi import WSGIMiddleware  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.wsgi import get_wsgi_application  # noqa: E402
-from django.urls import reverse  # noqa: E402
 
+from devskyy.core.stacks import probe_paths, routed_application  # noqa: E402
 from devskyy.core.ws_auth import websocket_auth_stack  # noqa: E402
 from devskyy.routing import websocket_urlpatterns  # noqa: E402
 from devskyy.wsgi_bridge import WSGIBridge  # noqa: E402
@@ -34,11 +34,12 @@ from devskyy.wsgi_bridge import WSGIBridge  # noqa: E402
 http_app: Any
 if settings.ASGI_HTTP_MODE == "wsgi":
     http_app = WSGIBridge(
-        get_wsgi_application(),
+        # Probes, the API and pages each get their own middleware stack (core/stacks.py).
+        routed_application(),
         threads=settings.WEB_THREADS,
         max_body_bytes=settings.REQUEST_BODY_MAX_BYTES,
         # Probes never queue behind requests stuck on a dead dependency (wsgi_bridge.py).
-        probe_paths=[reverse(f"health:{name}") for name in ("live", "ready", "health")],
+        probe_paths=probe_paths(),
     )
 elif settings.ASGI_HTTP_MODE == "a2wsgi":
     http_app = WSGIMiddleware(get_wsgi_application(), workers=settings.WEB_THREADS)  # type: ignore[arg-type]

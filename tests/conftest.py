@@ -96,10 +96,11 @@ def _fresh_rate_limits() -> None:
 @pytest.fixture(autouse=True)
 def _fresh_process_caches() -> None:
     """Each test starts with nothing remembered by this process (verified API keys and
-    JWT users, the rendered agents list): rolled-back test data must not leak."""
+    JWT users, the rendered agents list, stored LLM credentials): rolled-back test data must not leak."""
     from agents_app import agent_list
     from agents_app.events import reset_throttle
     from agents_app.integrations import forget_shop_status
+    from agents_app.llm.routing import forget_providers
     from devskyy.core import principal_cache
     from devskyy.core.api_keys import forget_verified
 
@@ -108,6 +109,7 @@ def _fresh_process_caches() -> None:
     agent_list.forget()
     reset_throttle()
     forget_shop_status()
+    forget_providers()
 
 
 @pytest.fixture(autouse=True)

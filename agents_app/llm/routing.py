@@ -17,8 +17,11 @@ A request's preferred provider always goes first.
 from __future__ import annotations
 
 import logging
+import time
+from typing import Any
 
 from django.conf import settings
+from django.db import connection
 
 from agents_app.llm.exceptions import NoProviderConfigured
 from agents_app.llm.models import PROVIDER_KINDS, ProviderCredential
@@ -26,6 +29,7 @@ from agents_app.llm.pricing import price_for
 from agents_app.llm.providers import ProviderConfig
 from agents_app.llm.state import shared_state
 from agents_app.llm.types import CompletionRequest
+from devskyy.core import versions
 from devskyy.core.encryption import DecryptionError
 
 logger = logging.getLogger(__name__)
@@ -35,8 +39,63 @@ _EWMA_ALPHA = 0.3  # weight of the newest sample in the latency average
 _LATENCY_TTL = 24 * 3600.0
 
 
-def enabled_providers() -> list[ProviderConfig]:
-    """Every usable provider, in priority order. One query."""
+# Stored credentials are read once per version of them (devskyy/core/versions.py): the
+# agents list, the tools list and the gateway ask on every request or call, and a query
+# each time was a third of GET /api/v1/agents (PERF P1, bench/README.md). Every save and
+# delete of a ProviderCredential bumps the version after commit (agents_app/apps.py), so
+# the next call in every process reads the rows again; writes that bypass the model
+# (queryset.update, raw SQL) are picked up within PROVIDERS_CACHE_SECONDS.
+VERSION = "llm_providers"
+versions.register(VERSION)
+PROVIDERS_CACHE_SECONDS = 60.0
+_cached: tuple[int, tuple[Any, ...], float, tuple[ProviderConfig, ...]] | None = None
+
+
+def providers_changed() -> None:
+    """A stored credential changed (or will, once the transaction commits)."""
+    versions.bump(VERSION)
+
+
+def _settings_key() -> tuple[Any, ...]:
+    env = settings.LLM_PROVIDERS
+    return (
+        tuple((name, cfg.get("api_key", ""), cfg.get("base_url", "")) for name, cfg in env.items()),
+        tuple(settings.LLM_PROVIDER_ORDER),
+        tuple(settings.LLM_DEFAULT_MODELS.items()),
+    )
+
+
+def enabled_providers(request: Any = None) -> list[ProviderConfig]:
+    """Every usable provider, in priority order: one query per version of the stored
+    credentials and process (above). ``request``: use its prefetched versions.
+
+    Inside a transaction the rows are read and nothing is kept: it may see its own
+    uncommitted rows, or roll back."""
+    global _cached
+    version = None if connection.in_atomic_block else versions.current(VERSION, request)
+    key = _settings_key()
+    cached = _cached
+    if (
+        version is not None
+        and cached is not None
+        and cached[0] == version
+        and cached[1] == key
+        and time.monotonic() < cached[2]
+    ):
+        return list(cached[3])
+    configs = _read_enabled_providers()
+    if version is not None:
+        _cached = (version, key, time.monotonic() + PROVIDERS_CACHE_SECONDS, tuple(configs))
+    return configs
+
+
+def forget_providers() -> None:
+    """Drop this process's copy (tests)."""
+    global _cached
+    _cached = None
+
+
+def _read_enabled_providers() -> list[ProviderConfig]:
     rows = {row.provider: row for row in ProviderCredential.objects.all()}
     order = list(settings.LLM_PROVIDER_ORDER)
     configs: list[ProviderConfig] = []

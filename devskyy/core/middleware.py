@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from devskyy.core.context import new_request_id, request_id_var
@@ -61,6 +62,11 @@ class RequestContextMiddleware:
             if api:
                 for name, value in _API_HEADERS.items():
                     response.setdefault(name, value)
+                # What CommonMiddleware and XFrameOptionsMiddleware add on the full stack;
+                # API and probe requests run without them (devskyy/core/stacks.py).
+                response.setdefault("X-Frame-Options", settings.X_FRAME_OPTIONS)
+            if not response.streaming and not response.has_header("Content-Length"):
+                response["Content-Length"] = str(len(response.content))
             level = logging.WARNING if response.status_code >= 500 else logging.INFO
             if logger.isEnabledFor(level):
                 logger.log(

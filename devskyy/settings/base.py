@@ -152,6 +152,26 @@ MIDDLEWARE = [
     # Last: turns a django-axes lockout flag into the lockout response.
     "axes.middleware.AxesMiddleware",
 ]
+# Layers that serve only browser pages (admin, dashboard, static files): the JSON API
+# and the probes run without them (devskyy/core/stacks.py; PERF P1/P3, bench/README.md).
+# false: every request through the whole MIDDLEWARE (the benchmarks' comparison point).
+MIDDLEWARE_BY_ROUTE = env.bool("MIDDLEWARE_BY_ROUTE", default=True)
+_PAGE_ONLY_MIDDLEWARE = {
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+}
+API_MIDDLEWARE = [name for name in MIDDLEWARE if name not in _PAGE_ONLY_MIDDLEWARE]
+# /live, /ready, /health: public GETs that read no session, user or cookie.
+PROBE_MIDDLEWARE = [
+    "devskyy.core.middleware.RequestContextMiddleware",
+    "devskyy.core.metrics.PrometheusMiddleware",
+    "devskyy.core.request_stats.RequestStatsMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+]
 
 # Admin messages live in the session. Django's default (cookie, falling back to the
 # session) builds a cookie signer on every request, admin or not: 6% of a /live
