@@ -35,7 +35,8 @@ PRODUCTION_ENV = {
     "ALLOWED_HOSTS": "127.0.0.1,localhost",
     "DATABASE_URL": f"{PG_ADMIN_URL}/{BENCH_DB}",
     "REDIS_URL": REDIS_URL,
-    "LOG_LEVEL": "warning",
+    # Production's default: one request line per request is part of a request's cost.
+    "LOG_LEVEL": "info",
     "GUNICORN_ACCESS_LOG": "/dev/null",
 }
 # Production redirects plain http; the benchmark speaks http on loopback as a proxy would.
@@ -111,12 +112,14 @@ def gunicorn(
         "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
     }
     command = [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py"] + ([app] if app else [])
+    # The log goes to a file: a pipe nobody reads would fill and stop the server.
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in finally
     process = subprocess.Popen(
         command,
         cwd=ROOT,
         env=env_with(overrides),
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
@@ -124,7 +127,8 @@ def gunicorn(
         deadline = time.monotonic() + 30
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"server exited: {process.stderr.read().decode()[-2000:] if process.stderr else ''}")
+                log.seek(0)
+                raise RuntimeError(f"server exited: {log.read().decode()[-2000:]}")
             try:
                 httpx.get(url + "/live", headers={"X-Forwarded-Proto": "https"}, timeout=1)
                 break
@@ -140,6 +144,7 @@ def gunicorn(
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
+        log.close()
         shutil.rmtree(metrics_dir, ignore_errors=True)
 
 

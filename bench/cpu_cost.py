@@ -145,7 +145,7 @@ def measure(
             raise RuntimeError(done.stderr[-3000:])
         result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
         return result
-    with tempfile.TemporaryDirectory(prefix="devskyy-callgrind-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="devskyy-callgrind-") as tmp, tempfile.TemporaryFile() as log:
         out_file = Path(tmp) / "callgrind.out"
         process = subprocess.Popen(
             ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out_file}", *command],
@@ -153,7 +153,7 @@ def measure(
             env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=log,  # request log lines: a pipe read only on failure would fill and block
             text=True,
         )
         assert process.stdin
@@ -161,7 +161,8 @@ def measure(
         line = process.stdout.readline()
         if line.strip() != "READY":
             process.kill()
-            raise RuntimeError(f"{endpoint}: {line} {process.stderr.read()[-3000:] if process.stderr else ''}")
+            log.seek(0)
+            raise RuntimeError(f"{endpoint}: {line} {log.read().decode()[-3000:]}")
         subprocess.run(["callgrind_control", "-i", "on", str(process.pid)], check=True, capture_output=True)
         process.stdin.write("go\n")
         process.stdin.flush()

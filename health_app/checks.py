@@ -253,8 +253,11 @@ def run_checks(names: list[str], deadline_seconds: float) -> dict[str, CheckResu
     redis_urls = {name: _redis_url_of(name) for name in names if name in REDIS_SERVICES}
     keys = {name for name in names if name not in _INLINE and name not in REDIS_SERVICES}
     keys |= {f"redis:{url}" for url in redis_urls.values() if url}
-    futures = {key: _submit(key) for key in keys}
+    # In-process checks first: run while the pool threads work, their short system calls
+    # (the encryption self-test's os.urandom) waited for the GIL behind those threads
+    # (PERF P2, bench/README.md).
     results: dict[str, CheckResult] = {name: _timed(PROBES[name]) for name in names if name in _INLINE}
+    futures = {key: _submit(key) for key in keys}
     ends_at = time.monotonic() + deadline_seconds
     done: dict[str, CheckResult] = {}
     for key, future in futures.items():

@@ -37,7 +37,8 @@ class RequestContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        request_id = new_request_id(request.headers.get("X-Request-ID"))
+        # META, not request.headers: that builds a dict of every header on first use.
+        request_id = new_request_id(request.META.get("HTTP_X_REQUEST_ID"))
         token = request_id_var.set(request_id)
         request.request_id = request_id  # type: ignore[attr-defined]
         started = time.perf_counter()
