@@ -35,6 +35,7 @@ from typing import Any, Generic, TypeVar
 import httpx
 
 from devskyy.core.http_retry import (
+    RETRYABLE_STATUSES,
     Attempt,
     AttemptReport,
     Permanent,
@@ -83,7 +84,6 @@ _retry_log = Throttled(logger, 10.0)
 
 MAX_PER_PAGE = 100
 MAX_BATCH_ITEMS = 100  # WooCommerce's default woocommerce_rest_batch_items_limit (create+update+delete)
-_RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"})
 
@@ -304,7 +304,7 @@ class WooCommerceClient:
                 if response.is_success:
                     return response, at.number
                 status = response.status_code
-                if status not in _RETRYABLE_STATUSES:
+                if status not in RETRYABLE_STATUSES:
                     return Permanent(self._permanent(response, method, path, at.number))
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 reached_shop = status != 429  # 429 is refused before any processing
