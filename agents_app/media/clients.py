@@ -5,8 +5,9 @@ logged nor put in an error. Every call has an explicit timeout
 (MEDIA_HTTP_TIMEOUT_SECONDS) and bounded attempts (MEDIA_MAX_ATTEMPTS):
 
 * retried: connection errors, 429 (except FASHN's ``OutOfCredits``) and 5xx, after the
-  provider's ``Retry-After`` or ``MEDIA_RETRY_BASE_SECONDS * 2**(n-1)``. A wait longer
-  than ``MAX_INLINE_WAIT`` is not slept in the worker: the error is raised with
+  provider's ``Retry-After`` (seconds or an HTTP date, at most an hour) or
+  ``MEDIA_RETRY_BASE_SECONDS * 2**(n-1)``. A ``Retry-After`` longer than
+  ``MAX_INLINE_WAIT`` is not slept in the worker: the error is raised with
   ``retry_after`` and the job re-queues itself for then.
 * a create (new task, new run) costs money and is not idempotent: after a timeout or a
   broken connection once the request was sent, it is not resent (``outcome_unknown``).
@@ -43,6 +44,7 @@ from agents_app.media.exceptions import (
     ProviderTransientError,
 )
 from devskyy.core.http_retry import (
+    RETRYABLE_STATUSES,
     Attempt,
     AttemptReport,
     Permanent,
@@ -54,7 +56,6 @@ from devskyy.core.http_retry import (
 
 logger = logging.getLogger(__name__)
 
-_RETRYABLE = frozenset({408, 429, 500, 502, 503, 504})
 MAX_INLINE_WAIT = 5.0
 _MAX_RETRY_AFTER = 3600.0
 TRIPO_CREDIT_CODE = 2010
@@ -178,7 +179,7 @@ class _ProviderClient:
                     **context,
                 )
             )
-        if status in _RETRYABLE:
+        if status in RETRYABLE_STATUSES:
             retry_after = parse_retry_after(response.headers.get("Retry-After"), cap=_MAX_RETRY_AFTER)
             error = ProviderTransientError(
                 f"{self.provider} answered {status} to {what}: {message or 'no message'}",
