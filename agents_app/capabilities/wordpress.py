@@ -5,7 +5,8 @@ WORDPRESS_USER; WORDPRESS_URL is the site root. Every call has an explicit timeo
 (WORDPRESS_TIMEOUT_SECONDS) and bounded retries (WORDPRESS_MAX_ATTEMPTS):
 
 * retried: connection errors, timeouts, 408, 429 and 5xx, with exponential backoff
-  (WORDPRESS_RETRY_BASE_SECONDS * 2**(n-1)) or the ``Retry-After`` sent (capped at 30 s);
+  (WORDPRESS_RETRY_BASE_SECONDS * 2**(n-1)) or the ``Retry-After`` sent (seconds or an
+  HTTP date, capped at 30 s);
 * a create (POST to the collection) is not idempotent: it is retried only when it
   surely did not reach WordPress (connect failure, 429); a timeout or 5xx raises
   ``WordPressTransientError(outcome_unknown=True)`` at once;
@@ -27,6 +28,7 @@ from django.conf import settings
 
 from devskyy.core.errors import DomainError
 from devskyy.core.http_retry import (
+    RETRYABLE_STATUSES,
     Attempt,
     AttemptReport,
     Permanent,
@@ -41,7 +43,6 @@ logger = logging.getLogger(__name__)
 
 KINDS = {"post": "posts", "page": "pages"}
 STATUSES = ("draft", "publish", "pending", "private")
-_RETRYABLE = frozenset({408, 429, 500, 502, 503, 504})
 _MAX_RETRY_AFTER = 30.0
 
 
@@ -203,7 +204,7 @@ class WordPressClient:
     ) -> Permanent | Transient:
         status = response.status_code
         wp_code, wp_message = self._error_fields(response)
-        if status in _RETRYABLE:
+        if status in RETRYABLE_STATUSES:
             may_retry = idempotent or status == 429
             error = WordPressTransientError(
                 f"WordPress answered {status} to {method} /{path}: {wp_message or 'no message'}",
