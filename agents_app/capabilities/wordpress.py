@@ -5,7 +5,8 @@ WORDPRESS_USER; WORDPRESS_URL is the site root. Every call has an explicit timeo
 (WORDPRESS_TIMEOUT_SECONDS) and bounded retries (WORDPRESS_MAX_ATTEMPTS):
 
 * retried: connection errors, timeouts, 408, 429 and 5xx, with exponential backoff
-  (WORDPRESS_RETRY_BASE_SECONDS * 2**(n-1)) or the ``Retry-After`` sent (capped at 30 s);
+  (WORDPRESS_RETRY_BASE_SECONDS * 2**(n-1)) or the ``Retry-After`` sent (seconds or an
+  HTTP date, capped at 30 s);
 * a create (POST to the collection) is not idempotent: it is retried only when it
   surely did not reach WordPress (connect failure, 429); a timeout or 5xx raises
   ``WordPressTransientError(outcome_unknown=True)`` at once;
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import html
 import logging
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,13 +27,22 @@ import httpx
 from django.conf import settings
 
 from devskyy.core.errors import DomainError
+from devskyy.core.http_retry import (
+    RETRYABLE_STATUSES,
+    Attempt,
+    AttemptReport,
+    Permanent,
+    RetryPolicy,
+    Transient,
+    call_with_retries,
+    parse_retry_after,
+)
 from devskyy.core.metrics import WORDPRESS_API_CALLS
 
 logger = logging.getLogger(__name__)
 
 KINDS = {"post": "posts", "page": "pages"}
 STATUSES = ("draft", "publish", "pending", "private")
-_RETRYABLE = frozenset({408, 429, 500, 502, 503, 504})
 _MAX_RETRY_AFTER = 30.0
 
 
@@ -94,15 +103,6 @@ class Published:
         }
 
 
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return min(_MAX_RETRY_AFTER, max(0.0, float(value)))
-    except ValueError:
-        return None
-
-
 class WordPressClient:
     def __init__(
         self,
@@ -118,8 +118,7 @@ class WordPressClient:
         # WordPress shows application passwords in groups of four; the spaces are optional.
         self._auth = httpx.BasicAuth(user, app_password.replace(" ", ""))
         self._api = base_url.rstrip("/") + "/wp-json/wp/v2/"
-        self._max_attempts = max_attempts
-        self._retry_base = retry_base
+        self._retry = RetryPolicy.doubling(max_attempts=max_attempts, base=retry_base)
         self._client = httpx.Client(timeout=httpx.Timeout(timeout), trust_env=False, transport=transport)
 
     @classmethod
@@ -169,61 +168,62 @@ class WordPressClient:
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None, *, idempotent: bool) -> Any:
         url = self._api + path
-        for attempt in range(1, self._max_attempts + 1):
-            last = attempt == self._max_attempts
+
+        def attempt(at: Attempt) -> httpx.Response | Permanent | Transient:
             try:
                 response = self._client.request(method, url, json=body, auth=self._auth)
             except httpx.ConnectError as exc:
-                WORDPRESS_API_CALLS.labels(method=method, outcome="transient" if last else "retry").inc()
-                if last:
-                    raise WordPressTransientError(
-                        f"Could not connect to WordPress ({type(exc).__name__}).", attempts=attempt
-                    ) from None
-                self._sleep(attempt, None)
-                continue
+                error = WordPressTransientError(
+                    f"Could not connect to WordPress ({type(exc).__name__}).", attempts=at.number
+                )
+                return Transient(error)
             except httpx.TransportError as exc:  # timeout or broken connection after sending
-                WORDPRESS_API_CALLS.labels(
-                    method=method, outcome="transient" if last or not idempotent else "retry"
-                ).inc()
-                if last or not idempotent:
-                    raise WordPressTransientError(
-                        f"WordPress did not answer ({type(exc).__name__}).",
-                        attempts=attempt,
-                        outcome_unknown=not idempotent,
-                    ) from None
-                self._sleep(attempt, None)
-                continue
-            status = response.status_code
-            if status < 300:
-                WORDPRESS_API_CALLS.labels(method=method, outcome="ok").inc()
-                try:
-                    return response.json()
-                except ValueError:
-                    raise WordPressPermanentError("WordPress answered with something that is not JSON.") from None
-            wp_code, wp_message = self._error_fields(response)
-            if status in _RETRYABLE:
-                may_retry = idempotent or status == 429
-                if last or not may_retry:
-                    WORDPRESS_API_CALLS.labels(method=method, outcome="transient").inc()
-                    raise WordPressTransientError(
-                        f"WordPress answered {status} to {method} /{path}: {wp_message or 'no message'}",
-                        http_status=status,
-                        wp_code=wp_code,
-                        attempts=attempt,
-                        outcome_unknown=not may_retry,
-                    )
-                WORDPRESS_API_CALLS.labels(method=method, outcome="retry").inc()
-                self._sleep(attempt, _retry_after(response.headers.get("Retry-After")))
-                continue
-            WORDPRESS_API_CALLS.labels(method=method, outcome="permanent").inc()
-            error_class = WordPressAuthError if status in (401, 403) else WordPressPermanentError
-            raise error_class(
+                error = WordPressTransientError(
+                    f"WordPress did not answer ({type(exc).__name__}).",
+                    attempts=at.number,
+                    outcome_unknown=not idempotent,
+                )
+                return Transient(error, retryable=idempotent)
+            if response.status_code < 300:
+                return response
+            return self._failure(response, method, path, at.number, idempotent=idempotent)
+
+        def count(done: AttemptReport) -> None:
+            WORDPRESS_API_CALLS.labels(method=method, outcome=done.outcome).inc()
+            if done.outcome == "retry":
+                logger.info("WordPress call retry %d in %.2fs", done.number, done.delay)
+
+        response = call_with_retries(attempt, policy=self._retry, on_attempt=count)
+        try:
+            return response.json()
+        except ValueError:
+            raise WordPressPermanentError("WordPress answered with something that is not JSON.") from None
+
+    def _failure(
+        self, response: httpx.Response, method: str, path: str, attempts: int, *, idempotent: bool
+    ) -> Permanent | Transient:
+        status = response.status_code
+        wp_code, wp_message = self._error_fields(response)
+        if status in RETRYABLE_STATUSES:
+            may_retry = idempotent or status == 429
+            error = WordPressTransientError(
+                f"WordPress answered {status} to {method} /{path}: {wp_message or 'no message'}",
+                http_status=status,
+                wp_code=wp_code,
+                attempts=attempts,
+                outcome_unknown=not may_retry,
+            )
+            retry_after = parse_retry_after(response.headers.get("Retry-After"), cap=_MAX_RETRY_AFTER)
+            return Transient(error, retry_after=retry_after, retryable=may_retry)
+        error_class = WordPressAuthError if status in (401, 403) else WordPressPermanentError
+        return Permanent(
+            error_class(
                 f"WordPress refused {method} /{path} ({status} {wp_code}): {wp_message}",
                 http_status=status,
                 wp_code=wp_code,
-                attempts=attempt,
+                attempts=attempts,
             )
-        raise AssertionError("unreachable")  # pragma: no cover
+        )
 
     @staticmethod
     def _error_fields(response: httpx.Response) -> tuple[str, str]:
@@ -234,11 +234,6 @@ class WordPressClient:
         if not isinstance(data, dict):
             return "", ""
         return str(data.get("code", ""))[:100], str(data.get("message", ""))[:300]
-
-    def _sleep(self, attempt: int, retry_after: float | None) -> None:
-        wait = retry_after if retry_after is not None else self._retry_base * 2 ** (attempt - 1)
-        logger.info("WordPress call retry %d in %.2fs", attempt, wait)
-        time.sleep(wait)
 
 
 # --- services used by the tools -------------------------------------------------------------------

@@ -5,8 +5,9 @@ logged nor put in an error. Every call has an explicit timeout
 (MEDIA_HTTP_TIMEOUT_SECONDS) and bounded attempts (MEDIA_MAX_ATTEMPTS):
 
 * retried: connection errors, 429 (except FASHN's ``OutOfCredits``) and 5xx, after the
-  provider's ``Retry-After`` or ``MEDIA_RETRY_BASE_SECONDS * 2**(n-1)``. A wait longer
-  than ``MAX_INLINE_WAIT`` is not slept in the worker: the error is raised with
+  provider's ``Retry-After`` (seconds or an HTTP date, at most an hour) or
+  ``MEDIA_RETRY_BASE_SECONDS * 2**(n-1)``. A ``Retry-After`` longer than
+  ``MAX_INLINE_WAIT`` is not slept in the worker: the error is raised with
   ``retry_after`` and the job re-queues itself for then.
 * a create (new task, new run) costs money and is not idempotent: after a timeout or a
   broken connection once the request was sent, it is not resent (``outcome_unknown``).
@@ -29,7 +30,6 @@ FASHN (``{base}/v1``): ``POST /run`` ``{"model_name", "inputs"}`` -> ``{"id", "e
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -43,22 +43,22 @@ from agents_app.media.exceptions import (
     ProviderPermanentError,
     ProviderTransientError,
 )
+from devskyy.core.http_retry import (
+    RETRYABLE_STATUSES,
+    Attempt,
+    AttemptReport,
+    Permanent,
+    RetryPolicy,
+    Transient,
+    call_with_retries,
+    parse_retry_after,
+)
 
 logger = logging.getLogger(__name__)
 
-_RETRYABLE = frozenset({408, 429, 500, 502, 503, 504})
 MAX_INLINE_WAIT = 5.0
 _MAX_RETRY_AFTER = 3600.0
 TRIPO_CREDIT_CODE = 2010
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return min(_MAX_RETRY_AFTER, max(0.0, float(value)))
-    except ValueError:
-        return None
 
 
 @dataclass(frozen=True)
@@ -86,8 +86,7 @@ class _ProviderClient:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self._base = base_url.rstrip("/")
-        self._max_attempts = max_attempts
-        self._retry_base = retry_base
+        self._retry = RetryPolicy.doubling(max_attempts=max_attempts, base=retry_base)
         self._client = httpx.Client(
             timeout=httpx.Timeout(timeout),
             trust_env=False,
@@ -122,82 +121,77 @@ class _ProviderClient:
     ) -> Any:
         url = self._base + path
         what = f"{method} {path.split('?', 1)[0]}"
-        for attempt in range(1, self._max_attempts + 1):
-            last = attempt == self._max_attempts
+
+        def attempt(at: Attempt) -> httpx.Response | Permanent | Transient:
             try:
                 response = self._client.request(method, url, json=json, files=files)
             except httpx.ConnectError as exc:
-                if last:
-                    raise ProviderTransientError(
-                        f"Could not connect to {self.provider} ({type(exc).__name__}).",
-                        provider=self.provider,
-                        attempts=attempt,
-                    ) from None
-                self._wait(attempt, None, what)
-                continue
+                error = ProviderTransientError(
+                    f"Could not connect to {self.provider} ({type(exc).__name__}).",
+                    provider=self.provider,
+                    attempts=at.number,
+                )
+                return Transient(error)
             except httpx.TransportError as exc:  # timeout or broken connection after sending
-                if last or not idempotent:
-                    raise ProviderTransientError(
-                        f"{self.provider} did not answer {what} ({type(exc).__name__}).",
-                        provider=self.provider,
-                        attempts=attempt,
-                        outcome_unknown=not idempotent,
-                    ) from None
-                self._wait(attempt, None, what)
-                continue
-            status = response.status_code
-            code, message = self._error_fields(response) if status >= 300 else ("", "")
-            if status < 300:
-                try:
-                    return response.json()
-                except ValueError:
-                    raise ProviderPermanentError(
-                        f"{self.provider} answered {what} with something that is not JSON.", provider=self.provider
-                    ) from None
-            if status in (401, 403) and not self._is_credit_error(status, code):
-                raise ProviderAuthError(
+                error = ProviderTransientError(
+                    f"{self.provider} did not answer {what} ({type(exc).__name__}).",
+                    provider=self.provider,
+                    attempts=at.number,
+                    outcome_unknown=not idempotent,
+                )
+                return Transient(error, retryable=idempotent)
+            return response if response.status_code < 300 else self._failure(response, what, at.number)
+
+        def log_retry(done: AttemptReport) -> None:
+            if done.outcome == "retry":
+                logger.info("%s call %s: retry %d in %.2fs", self.provider, what, done.number, done.delay)
+
+        response = call_with_retries(
+            attempt, policy=self._retry, max_inline_retry_after=MAX_INLINE_WAIT, on_attempt=log_retry
+        )
+        try:
+            return response.json()
+        except ValueError:
+            raise ProviderPermanentError(
+                f"{self.provider} answered {what} with something that is not JSON.", provider=self.provider
+            ) from None
+
+    def _failure(self, response: httpx.Response, what: str, attempts: int) -> Permanent | Transient:
+        status = response.status_code
+        code, message = self._error_fields(response)
+        context: dict[str, Any] = {
+            "provider": self.provider,
+            "http_status": status,
+            "provider_code": code,
+            "attempts": attempts,
+        }
+        if self._is_credit_error(status, code):
+            return Permanent(
+                ProviderCreditError(
+                    f"{self.provider} has no credit left for this account ({status} {code}): {message}", **context
+                )
+            )
+        if status in (401, 403):
+            return Permanent(
+                ProviderAuthError(
                     f"{self.provider} refused the API key ({status} {code}): {message or 'no message'}. "
                     f"Check {self.provider.upper()}_API_KEY.",
-                    provider=self.provider,
-                    http_status=status,
-                    provider_code=code,
-                    attempts=attempt,
+                    **context,
                 )
-            if self._is_credit_error(status, code):
-                raise ProviderCreditError(
-                    f"{self.provider} has no credit left for this account ({status} {code}): {message}",
-                    provider=self.provider,
-                    http_status=status,
-                    provider_code=code,
-                    attempts=attempt,
-                )
-            if status in _RETRYABLE:
-                retry_after = _retry_after(response.headers.get("Retry-After"))
-                too_long = retry_after is not None and retry_after > MAX_INLINE_WAIT
-                if last or too_long:
-                    raise ProviderTransientError(
-                        f"{self.provider} answered {status} to {what}: {message or 'no message'}",
-                        provider=self.provider,
-                        http_status=status,
-                        provider_code=code,
-                        attempts=attempt,
-                        retry_after=retry_after,
-                    )
-                self._wait(attempt, retry_after, what)
-                continue
-            raise ProviderPermanentError(
-                f"{self.provider} refused {what} ({status} {code}): {message or 'no message'}",
-                provider=self.provider,
-                http_status=status,
-                provider_code=code,
-                attempts=attempt,
             )
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _wait(self, attempt: int, retry_after: float | None, what: str) -> None:
-        wait = retry_after if retry_after is not None else self._retry_base * 2 ** (attempt - 1)
-        logger.info("%s call %s: retry %d in %.2fs", self.provider, what, attempt, wait)
-        time.sleep(wait)
+        if status in RETRYABLE_STATUSES:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"), cap=_MAX_RETRY_AFTER)
+            error = ProviderTransientError(
+                f"{self.provider} answered {status} to {what}: {message or 'no message'}",
+                retry_after=retry_after,
+                **context,
+            )
+            return Transient(error, retry_after=retry_after)
+        return Permanent(
+            ProviderPermanentError(
+                f"{self.provider} refused {what} ({status} {code}): {message or 'no message'}", **context
+            )
+        )
 
     @staticmethod
     def _json_dict(response: httpx.Response) -> dict[str, Any]:

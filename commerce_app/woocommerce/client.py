@@ -25,17 +25,25 @@ redacted for it below.
 from __future__ import annotations
 
 import logging
-import random
 import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import httpx
 
+from devskyy.core.http_retry import (
+    RETRYABLE_STATUSES,
+    Attempt,
+    AttemptReport,
+    Permanent,
+    RetryPolicy,
+    Transient,
+    call_with_retries,
+    parse_retry_after,
+)
 from devskyy.core.logging import Throttled
 from devskyy.core.metrics import WOOCOMMERCE_API_CALLS, WOOCOMMERCE_API_DURATION
 
@@ -76,7 +84,6 @@ _retry_log = Throttled(logger, 10.0)
 
 MAX_PER_PAGE = 100
 MAX_BATCH_ITEMS = 100  # WooCommerce's default woocommerce_rest_batch_items_limit (create+update+delete)
-_RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"})
 
@@ -96,51 +103,6 @@ class Timeouts:
 
     def as_httpx(self) -> httpx.Timeout:
         return httpx.Timeout(connect=self.connect, read=self.read, write=self.write, pool=self.pool)
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """``max_attempts`` counts the first try. Backoff before retry *n* (1-based) is
-    ``min(backoff_max, backoff_base * 2**(n-1))``, reduced by up to ``jitter`` of itself
-    at random so that workers retrying together spread out. A ``Retry-After`` from the
-    shop replaces the backoff. No retry starts once ``max_total_wait`` seconds of
-    sleeping would be exceeded."""
-
-    max_attempts: int = 5
-    backoff_base: float = 0.5
-    backoff_max: float = 30.0
-    max_total_wait: float = 60.0
-    jitter: float = 0.5
-
-    def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1.")
-        if min(self.backoff_base, self.backoff_max, self.max_total_wait) < 0 or not 0 <= self.jitter <= 1:
-            raise ValueError("Backoff values must be >= 0 and jitter within [0, 1].")
-
-    def backoff(self, retry_number: int, rand: float) -> float:
-        base = min(self.backoff_max, self.backoff_base * 2.0 ** (retry_number - 1))
-        return base * (1 - self.jitter * rand)
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    if seconds != seconds or seconds == float("inf"):  # NaN or infinite
-        return None
-    return max(0.0, seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +223,6 @@ class WooCommerceClient:
         self.retry = retry or RetryPolicy()
         self.timeouts = timeouts or Timeouts()
         self._sleep = sleep
-        self._random = random.SystemRandom()
         self._http = httpx.Client(
             auth=WooCommerceAuth(consumer_key, consumer_secret),
             timeout=self.timeouts.as_httpx(),
@@ -326,10 +287,8 @@ class WooCommerceClient:
         query = httpx.QueryParams(tuple(_query(params)))
         content = encode_json(json) if json is not None else None
         headers = {"Content-Type": "application/json"} if content is not None else {}
-        waited = 0.0
-        attempt = 0
-        while True:
-            attempt += 1
+
+        def attempt(at: Attempt) -> tuple[httpx.Response, int] | Permanent | Transient:
             started = time.perf_counter()
             retry_after: float | None = None
             try:
@@ -343,50 +302,50 @@ class WooCommerceClient:
             else:
                 WOOCOMMERCE_API_DURATION.labels(method=label).observe(time.perf_counter() - started)
                 if response.is_success:
-                    WOOCOMMERCE_API_CALLS.labels(method=label, outcome="ok").inc()
-                    return self._decode(response, method, path, attempt)
+                    return response, at.number
                 status = response.status_code
-                if status not in _RETRYABLE_STATUSES:
-                    WOOCOMMERCE_API_CALLS.labels(method=label, outcome="permanent").inc()
-                    raise self._permanent(response, method, path, attempt)
+                if status not in RETRYABLE_STATUSES:
+                    return Permanent(self._permanent(response, method, path, at.number))
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 reached_shop = status != 429  # 429 is refused before any processing
                 code, message = _wc_error(response)
                 problem = f"HTTP {status}" + (f" {code}: {message}" if code else "")
 
             outcome_unknown = reached_shop and method not in {"GET", "HEAD", "OPTIONS"}
-            context = {"method": method, "path": path, "http_status": status, "attempts": attempt}
+            context = {"method": method, "path": path, "http_status": status, "attempts": at.number}
             if reached_shop and not idempotent:
-                WOOCOMMERCE_API_CALLS.labels(method=label, outcome="transient").inc()
-                raise TransientError(
+                error = TransientError(
                     f"WooCommerce {method} /{path} failed ({problem}); not retried because the write may have "
                     "been applied: check the object before writing again.",
                     retry_after=retry_after,
                     outcome_unknown=True,
                     **context,
                 )
-            delay = retry_after if retry_after is not None else self.retry.backoff(attempt, self._random.random())
-            if attempt >= self.retry.max_attempts or waited + delay > self.retry.max_total_wait:
-                WOOCOMMERCE_API_CALLS.labels(method=label, outcome="transient").inc()
-                raise TransientError(
-                    f"WooCommerce {method} /{path} failed ({problem}); gave up after {attempt} attempt(s) "
-                    f"and {waited:.1f}s of backoff, try again later.",
-                    retry_after=retry_after,
-                    outcome_unknown=outcome_unknown,
-                    **context,
-                )
-            WOOCOMMERCE_API_CALLS.labels(method=label, outcome="retry").inc()
-            _retry_log.warning(
-                "WooCommerce %s /%s failed with %s (attempt %d of %d); retrying in %.2fs",
-                method,
-                path,
-                problem,
-                attempt,
-                self.retry.max_attempts,
-                delay,
+                return Transient(error, retryable=False)
+            error = TransientError(
+                f"WooCommerce {method} /{path} failed ({problem}); gave up after {at.number} attempt(s) "
+                f"and {at.waited:.1f}s of backoff, try again later.",
+                retry_after=retry_after,
+                outcome_unknown=outcome_unknown,
+                **context,
             )
-            self._sleep(delay)
-            waited += delay
+            return Transient(error, retry_after=retry_after, detail=problem)
+
+        def count(done: AttemptReport) -> None:
+            WOOCOMMERCE_API_CALLS.labels(method=label, outcome=done.outcome).inc()
+            if done.outcome == "retry":
+                _retry_log.warning(
+                    "WooCommerce %s /%s failed with %s (attempt %d of %d); retrying in %.2fs",
+                    method,
+                    path,
+                    done.detail,
+                    done.number,
+                    self.retry.max_attempts,
+                    done.delay,
+                )
+
+        response, attempts = call_with_retries(attempt, policy=self.retry, on_attempt=count, sleep=self._sleep)
+        return self._decode(response, method, path, attempts)
 
     def _decode(self, response: httpx.Response, method: str, path: str, attempts: int) -> ApiResponse:
         try:
