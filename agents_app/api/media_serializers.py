@@ -10,7 +10,7 @@ from rest_framework import serializers
 from agents_app.media.events import file_payload
 from agents_app.media.models import MediaJob, MediaKind, MediaStatus
 from agents_app.media.options import TRIPO_PROMPT_MAX, option_errors
-from agents_app.media.services import TRYON_CATEGORIES
+from agents_app.media.services.jobs import TRYON_CATEGORIES
 
 _PK_MAX = 2**63 - 1  # a larger id is a 400, not a database error
 

@@ -13,7 +13,7 @@ from django.utils.safestring import SafeString
 
 from agents_app.media.events import file_payload
 from agents_app.media.models import ACTIVE_STATUSES, MediaFile, MediaJob, MediaStatus
-from agents_app.media.services import media_job_cancel, media_job_retry
+from agents_app.media.services.jobs import media_job_cancel, media_job_retry
 from devskyy.core.admin_display import pretty_json
 from devskyy.core.errors import DomainError
 

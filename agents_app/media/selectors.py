@@ -13,7 +13,7 @@ from django.db.models import Prefetch, QuerySet
 
 from agents_app.media.exceptions import MediaFileNotFoundError, MediaJobNotFoundError
 from agents_app.media.models import MediaFile, MediaJob
-from agents_app.media.services import owner_of
+from agents_app.media.services.jobs import owner_of
 
 
 def can_see_all(principal: Any) -> bool:

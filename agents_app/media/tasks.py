@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from agents_app.media.services import media_job_step, schedule_step
+from agents_app.media.services.steps import media_job_step, schedule_step
 
 
 @shared_task(

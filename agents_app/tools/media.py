@@ -1,6 +1,6 @@
 """3D generation (Tripo) and virtual try-on (FASHN) as agent tools.
 
-Each tool creates the same job the API creates (agents_app.media.services) and
+Each tool creates the same job the API creates (agents_app.media.services.jobs) and
 returns at once with the job's id and status URL: the job runs on the queue by
 itself, announces its progress as ``pipeline_update`` events (subscribers of this
 agent task see them) and stores its files for download. The job belongs to the user
@@ -14,7 +14,7 @@ from typing import Any
 from agents_app.exceptions import ToolError
 from agents_app.media.models import MediaJob, MediaKind
 from agents_app.media.options import TRIPO_OPTIONS, TRIPO_PROMPT_MAX
-from agents_app.media.services import TRYON_CATEGORIES, image_to_model_create, text_to_model_create, tryon_create
+from agents_app.media.services.jobs import TRYON_CATEGORIES, JobSpec, media_job_create
 from agents_app.models import AgentTask
 from agents_app.tools.base import ToolContext, register
 from agents_app.tools.integrations import require
@@ -71,17 +71,14 @@ def _result(job: MediaJob) -> dict[str, Any]:
 def generate_3d_model(ctx: ToolContext, params: dict[str, Any]) -> dict[str, Any]:
     require("tripo")
     product_id = _product_id(params.get("sku"))
-    common: dict[str, Any] = {
-        "options": params.get("options", {}),
-        "principal": _requester(ctx),
-        "product_id": product_id,
-        "agent_slug": ctx.agent_slug,
-        "agent_task_id": ctx.task_id or "",
-    }
+    options = params.get("options", {})
     if params.get("prompt") and not params.get("image_url"):
-        created = text_to_model_create(prompt=params["prompt"], **common)
+        spec = JobSpec.text_to_model(prompt=params["prompt"], options=options, product_id=product_id)
     else:
-        created = image_to_model_create(image_url=params.get("image_url"), **common)
+        spec = JobSpec.image_to_model(image_url=params.get("image_url"), options=options, product_id=product_id)
+    created = media_job_create(
+        spec=spec, principal=_requester(ctx), agent_slug=ctx.agent_slug, agent_task_id=ctx.task_id or ""
+    )
     ctx.checkpoint(100)
     return _result(created.job)
 
@@ -105,15 +102,16 @@ def generate_3d_model(ctx: ToolContext, params: dict[str, Any]) -> dict[str, Any
 )
 def virtual_tryon(ctx: ToolContext, params: dict[str, Any]) -> dict[str, Any]:
     require("fashn")
-    created = tryon_create(
+    principal = _requester(ctx)
+    spec = JobSpec.tryon(
         model_image_url=params["model_image_url"],
         garment_image_url=params.get("garment_image_url"),
         category=params.get("category", "auto"),
         options={},
-        principal=_requester(ctx),
         product_id=_product_id(params.get("sku")),
-        agent_slug=ctx.agent_slug,
-        agent_task_id=ctx.task_id or "",
+    )
+    created = media_job_create(
+        spec=spec, principal=principal, agent_slug=ctx.agent_slug, agent_task_id=ctx.task_id or ""
     )
     ctx.checkpoint(100)
     return _result(created.job)

@@ -1,4 +1,4 @@
-"""Hand background work to the task queue, after the current transaction commits.
+"""Hand background work to the task queue: after the current transaction commits, or after a countdown.
 
 Production sends Celery tasks to the workers through Redis. Embedded mode (no
 REDIS_URL) runs the same task code on a small thread pool in the web process, off the
@@ -8,6 +8,7 @@ request thread, so the platform works with no services at all.
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -43,11 +44,36 @@ def _run_embedded(task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str,
         close_old_connections()
 
 
-def dispatch_now(task: Task[Any, Any], *args: Any, **kwargs: Any) -> None:
+def _dispatch(task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    # dispatch_later calls this, not dispatch_now: a test's stand-in for dispatch_now
+    # collects what was queued with it and leaves timed work alone.
     if settings.TASKS_EMBEDDED:
         embedded_executor().submit(_run_embedded, task, args, kwargs)
     else:
         task.apply_async(args=args, kwargs=kwargs)
+
+
+def dispatch_now(task: Task[Any, Any], *args: Any, **kwargs: Any) -> None:
+    _dispatch(task, args, kwargs)
+
+
+def dispatch_later(task: Task[Any, Any], *args: Any, countdown: float, **kwargs: Any) -> None:
+    """Run ``task`` on the queue after ``countdown`` seconds (at once when it is not positive).
+
+    Celery keeps the countdown in the broker; embedded mode waits on a daemon timer thread
+    and then hands the task to the in-process pool. A restart loses an embedded timer, so
+    every caller keeps a sweep that queues overdue work again. Not tied to a transaction:
+    callers inside one defer this with ``transaction.on_commit``.
+    """
+    if not settings.TASKS_EMBEDDED:
+        task.apply_async(args=args, kwargs=kwargs, countdown=max(0.0, countdown))
+        return
+    if countdown <= 0:
+        _dispatch(task, args, kwargs)
+        return
+    timer = threading.Timer(countdown, _dispatch, args=(task, args, kwargs))
+    timer.daemon = True
+    timer.start()
 
 
 def enqueue(task: Task[Any, Any], *args: Any, **kwargs: Any) -> None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from devskyy.core.audit import audit_record
-from devskyy.core.background import dispatch_now
+from devskyy.core.background import dispatch_later
 from devskyy.core.errors import ConflictError, DomainError
 from devskyy.core.events import utc_iso
 from devskyy.core.metrics import WEBHOOK_DELIVERIES
@@ -265,23 +264,11 @@ def backoff_seconds(attempts: int) -> float:
 
 
 def delivery_schedule(*, delivery_id: str, countdown: float) -> None:
-    """Run an attempt on the task queue after ``countdown`` seconds.
-
-    Celery keeps the countdown in the broker; embedded mode waits on a timer thread
-    and then hands the attempt to the in-process executor (a restart loses the timer:
-    ``deliveries_dispatch_due`` picks such deliveries up again).
-    """
+    """Run an attempt on the task queue after ``countdown`` seconds (a restart loses an
+    embedded timer: ``deliveries_dispatch_due`` picks such deliveries up again)."""
     from devskyy.webhooks.tasks import deliver_webhook
 
-    if not settings.TASKS_EMBEDDED:
-        deliver_webhook.apply_async(args=(delivery_id,), countdown=max(0.0, countdown))
-        return
-    if countdown <= 0:
-        dispatch_now(deliver_webhook, delivery_id)
-        return
-    timer = threading.Timer(countdown, dispatch_now, args=(deliver_webhook, delivery_id))
-    timer.daemon = True
-    timer.start()
+    dispatch_later(deliver_webhook, delivery_id, countdown=countdown)
 
 
 def deliveries_dispatch_due(*, limit: int = 500) -> int:

@@ -19,7 +19,7 @@ from django.test import Client
 
 from agents_app.llm.models import DailyBudget, SpendLedgerEntry
 from agents_app.media.models import MediaFile, MediaJob, MediaStatus
-from agents_app.media.services import media_job_step
+from agents_app.media.services.steps import media_job_step
 from commerce_app.models import Product
 from devskyy.core.models import AuditLog
 from devskyy.core.roles import Role

@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from agents_app.llm.models import SpendLedgerEntry
 from agents_app.media.models import MediaJob, MediaStatus
-from agents_app.media.services import media_job_cancel, media_job_step
+from agents_app.media.services.jobs import media_job_cancel
+from agents_app.media.services.steps import media_job_step
 from devskyy.taskqueue import app
 from tests.agents_app.test_media_jobs import TEXT, Providers, _api, _post, media  # noqa: F401 - fixture
 

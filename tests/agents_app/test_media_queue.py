@@ -12,7 +12,7 @@ from django.test import Client
 
 from agents_app.llm.models import SpendLedgerEntry
 from agents_app.media.models import MediaJob, MediaStatus
-from agents_app.media.services import _claim, media_job_step
+from agents_app.media.services.steps import _claim, media_job_step
 from agents_app.models import AgentTask, TaskStatus
 from agents_app.services.execution import task_execute
 from agents_app.services.tasks import task_create

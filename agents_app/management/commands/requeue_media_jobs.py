@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from agents_app.media.services import media_jobs_requeue
+from agents_app.media.services.steps import media_jobs_requeue
 
 
 class Command(BaseCommand):
