@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.urls import NoReverseMatch
 
 from devskyy.core.context import new_request_id, request_id_var
 from devskyy.core.errors import envelope_response, is_api_path
@@ -30,11 +31,21 @@ class RequestContextMiddleware:
     - ``X-Response-Time`` is the time spent inside Django, in milliseconds.
     - An error response on an API path that is not JSON is replaced by the envelope,
       so clients never have to parse HTML error pages.
-    - One log line per request, carrying the request id.
+    - One log line per request, carrying the request id. A probe (/live, /ready,
+      /health) that succeeds logs at DEBUG: load balancers and Render poll them every
+      few seconds, the lines buried the requests people read, and writing them was a
+      sixth of a /live request's CPU (PERF P3, bench/README.md). Metrics and request
+      figures still count every probe; a failing probe (>= 400) logs as any request.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        from devskyy.core.stacks import probe_paths
+
         self.get_response = get_response
+        try:
+            self.probe_paths = frozenset(probe_paths())
+        except NoReverseMatch:  # a URL conf without the probes (tests' own)
+            self.probe_paths = frozenset()
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         # META, not request.headers: that builds a dict of every header on first use.
@@ -68,7 +79,13 @@ class RequestContextMiddleware:
                 response.setdefault("X-Frame-Options", settings.X_FRAME_OPTIONS)
             if not response.streaming and not response.has_header("Content-Length"):
                 response["Content-Length"] = str(len(response.content))
-            level = logging.WARNING if response.status_code >= 500 else logging.INFO
+            status = response.status_code
+            if status >= 500:
+                level = logging.WARNING
+            elif status < 400 and request.path in self.probe_paths:
+                level = logging.DEBUG
+            else:
+                level = logging.INFO
             if logger.isEnabledFor(level):
                 logger.log(
                     level,

@@ -139,3 +139,23 @@ def test_the_cache_breaker_closes_by_itself_when_redis_returns(settings) -> None
         assert poll(lambda: not cache.breaker.is_open, timeout=10)
         cache.set("k", "again")
         assert cache.get("k") == "again"
+
+
+@pytest.mark.django_db
+def test_a_successful_probe_writes_no_request_line_but_a_failing_one_does(
+    caplog: pytest.LogCaptureFixture, settings
+) -> None:
+    """Probes are polled every few seconds: a 200 is logged at DEBUG; API requests and
+    probe failures keep their INFO/WARNING line (devskyy/core/middleware.py)."""
+    from django.test import Client
+
+    caplog.set_level(logging.INFO, logger="devskyy.request")
+    client = Client()
+    assert client.get("/live").status_code == 200
+    assert client.get("/ready").status_code == 200
+    assert client.delete("/live").status_code == 405
+    assert client.get("/api/v1/agents").status_code == 401
+    lines = [r.getMessage() for r in caplog.records if r.name == "devskyy.request"]
+    assert not any(line.startswith(("GET /live", "GET /ready")) for line in lines), lines
+    assert any(line.startswith("DELETE /live 405") for line in lines), lines
+    assert any(line.startswith("GET /api/v1/agents 401") for line in lines), lines
