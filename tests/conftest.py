@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -110,6 +111,17 @@ def _fresh_process_caches() -> None:
     reset_throttle()
     forget_shop_status()
     forget_providers()
+
+
+@pytest.fixture(autouse=True)
+def _no_timed_work_outlives_its_test() -> Iterator[None]:
+    """Embedded retries scheduled seconds ahead (webhooks, media steps) are cancelled when
+    their test ends: fired later, they ran against the next test's tables (SQLite's
+    shared-cache test database then answers "database table is locked")."""
+    yield
+    from devskyy.core.background import cancel_embedded_timers
+
+    cancel_embedded_timers()
 
 
 @pytest.fixture(autouse=True)

@@ -71,9 +71,34 @@ def dispatch_later(task: Task[Any, Any], *args: Any, countdown: float, **kwargs:
     if countdown <= 0:
         _dispatch(task, args, kwargs)
         return
-    timer = threading.Timer(countdown, _dispatch, args=(task, args, kwargs))
+    timer = threading.Timer(countdown, _fire, args=(task, args, kwargs))
     timer.daemon = True
+    with _timers_lock:
+        _timers.add(timer)
     timer.start()
+
+
+_timers: set[threading.Timer] = set()
+_timers_lock = threading.Lock()
+
+
+def _fire(task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    with _timers_lock:
+        _timers.discard(threading.current_thread())  # type: ignore[arg-type]  # the Timer itself
+    _dispatch(task, args, kwargs)
+
+
+def cancel_embedded_timers() -> int:
+    """Cancel the embedded timers that have not fired yet; how many there were.
+
+    Tests call it after each test, so that one test's timed work (a webhook or media
+    retry seconds later) never runs against the next test's database."""
+    with _timers_lock:
+        pending = list(_timers)
+        _timers.clear()
+    for timer in pending:
+        timer.cancel()
+    return len(pending)
 
 
 def enqueue(task: Task[Any, Any], *args: Any, **kwargs: Any) -> None:
