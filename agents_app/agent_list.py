@@ -26,12 +26,9 @@ Correctness (stats stay real):
 from __future__ import annotations
 
 import json
-import threading
-import time
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
 
 from agents_app import selectors
 from agents_app.integrations import integration_status
@@ -39,11 +36,10 @@ from agents_app.models import Agent
 from devskyy.core import versions
 
 VERSION = "agents_list"
-versions.register(VERSION)
-
-_lock = threading.Lock()
-# (version, integration status, monotonic expiry, rendered JSON): the latest only.
-_stored: tuple[int, tuple[bool, ...], float, bytes] | None = None
+# The rendered JSON, kept per version and integration status.
+_copy: versions.VersionedCopy[bytes] = versions.VersionedCopy(
+    VERSION, seconds=lambda: float(settings.AGENTS_LIST_CACHE_SECONDS)
+)
 
 
 def agent_payload(agent: Agent, status: dict[str, bool]) -> dict[str, Any]:
@@ -74,36 +70,18 @@ def render(status: dict[str, bool]) -> bytes:
 
 def agents_list_changed() -> None:
     """What the agents list shows changed (or will, once the transaction commits)."""
-    versions.bump(VERSION)
+    _copy.changed()
 
 
 def agents_list_json(request: Any = None) -> bytes:
     """The agents list as JSON, from memory while its version holds (module docstring).
 
     ``request``: its prefetched versions are used (no extra Redis round trip)."""
-    global _stored
     status = integration_status(request)
     status_key = tuple(status[name] for name in sorted(status))
-    lifetime = settings.AGENTS_LIST_CACHE_SECONDS
-    version = versions.current(VERSION, request) if lifetime > 0 else None
-    if version is None or connection.in_atomic_block:
-        if version is None:
-            _stored = None
-        return render(status)
-    stored = _stored
-    if stored is not None and stored[0] == version and stored[1] == status_key and time.monotonic() < stored[2]:
-        return stored[3]
-    with _lock:  # one render per process per version; other threads wait for it
-        stored = _stored
-        if stored is not None and stored[0] == version and stored[1] == status_key and time.monotonic() < stored[2]:
-            return stored[3]
-        body = render(status)
-        if stored is None or stored[0] <= version:  # never replace a newer version's payload
-            _stored = (version, status_key, time.monotonic() + lifetime, body)
-        return body
+    return _copy.get(lambda: render(status), key=status_key, request=request)
 
 
 def forget() -> None:
     """Drop this process's stored payload (tests)."""
-    global _stored
-    _stored = None
+    _copy.forget()

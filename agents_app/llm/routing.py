@@ -17,11 +17,9 @@ A request's preferred provider always goes first.
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
 
 from agents_app.llm.exceptions import NoProviderConfigured
 from agents_app.llm.models import PROVIDER_KINDS, ProviderCredential
@@ -46,14 +44,15 @@ _LATENCY_TTL = 24 * 3600.0
 # the next call in every process reads the rows again; writes that bypass the model
 # (queryset.update, raw SQL) are picked up within PROVIDERS_CACHE_SECONDS.
 VERSION = "llm_providers"
-versions.register(VERSION)
 PROVIDERS_CACHE_SECONDS = 60.0
-_cached: tuple[int, tuple[Any, ...], float, tuple[ProviderConfig, ...]] | None = None
+_copy: versions.VersionedCopy[tuple[ProviderConfig, ...]] = versions.VersionedCopy(
+    VERSION, seconds=PROVIDERS_CACHE_SECONDS
+)
 
 
 def providers_changed() -> None:
     """A stored credential changed (or will, once the transaction commits)."""
-    versions.bump(VERSION)
+    _copy.changed()
 
 
 def _settings_key() -> tuple[Any, ...]:
@@ -71,28 +70,12 @@ def enabled_providers(request: Any = None) -> list[ProviderConfig]:
 
     Inside a transaction the rows are read and nothing is kept: it may see its own
     uncommitted rows, or roll back."""
-    global _cached
-    version = None if connection.in_atomic_block else versions.current(VERSION, request)
-    key = _settings_key()
-    cached = _cached
-    if (
-        version is not None
-        and cached is not None
-        and cached[0] == version
-        and cached[1] == key
-        and time.monotonic() < cached[2]
-    ):
-        return list(cached[3])
-    configs = _read_enabled_providers()
-    if version is not None:
-        _cached = (version, key, time.monotonic() + PROVIDERS_CACHE_SECONDS, tuple(configs))
-    return configs
+    return list(_copy.get(lambda: tuple(_read_enabled_providers()), key=_settings_key(), request=request))
 
 
 def forget_providers() -> None:
     """Drop this process's copy (tests)."""
-    global _cached
-    _cached = None
+    _copy.forget()
 
 
 def _read_enabled_providers() -> list[ProviderConfig]:

@@ -5,8 +5,10 @@ memory embedded). A writer calls :func:`bump` when the data changes; the increme
 happens after the surrounding transaction commits. A reader stores its copy with the
 version it read *before* reading the data, and serves the copy only while
 :func:`current` still returns that version. Used for verified credentials
-(``auth``, devskyy/core/api_keys.py, devskyy/core/authentication.py) and the agents
-list (``agents_list``).
+(``auth``, devskyy/core/api_keys.py, devskyy/core/authentication.py), and through
+:class:`VersionedCopy` for the agents list (``agents_list``), the stored LLM
+credentials (``llm_providers``) and the active webhook subscriptions
+(``webhook_subscriptions``).
 
 Cost: on /api/ requests the rate limiter's Redis script returns every registered
 version in the same round trip as the limit check, at the start of the request,
@@ -23,12 +25,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import redis
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from devskyy.core.logging import Throttled
 
@@ -160,3 +163,70 @@ def bump(name: str) -> None:
 
 
 register(AUTH)
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _Copy(Generic[T]):
+    version: int
+    key: Hashable
+    expires: float  # monotonic
+    value: T
+
+
+class VersionedCopy(Generic[T]):
+    """One process's copy of shared data, served while the version ``name`` holds.
+
+    ``get(load, key=...)`` returns the kept value if it was loaded under the current
+    version, with the same ``key`` (what else it depends on: settings, integration
+    status), less than ``seconds`` ago; otherwise it calls ``load()`` and keeps the
+    result. ``changed()`` (a writer, inside or outside a transaction) bumps the
+    version after commit, so every process loads again on its next ``get``.
+
+    Never kept: inside a transaction (the load may see uncommitted rows, or roll
+    back), when the version is unknown (Redis unreachable), or when ``seconds`` is 0.
+    ``seconds`` also bounds a copy's life when a write bypasses ``changed()``
+    (queryset updates, raw SQL) or a bump is lost. One load per process and version:
+    concurrent callers wait for it. Keep values immutable (tuples, frozen data):
+    every caller shares the same object.
+    """
+
+    def __init__(self, name: str, *, seconds: float | Callable[[], float]) -> None:
+        register(name)
+        self.name = name
+        self._seconds = seconds
+        self._copy: _Copy[T] | None = None
+        self._lock = threading.Lock()
+
+    def changed(self) -> None:
+        bump(self.name)
+
+    def forget(self) -> None:
+        """Drop this process's copy (tests)."""
+        self._copy = None
+
+    def _fresh(self, copy: _Copy[T] | None, version: int, key: Hashable) -> bool:
+        return copy is not None and copy.version == version and copy.key == key and time.monotonic() < copy.expires
+
+    def get(self, load: Callable[[], T], *, key: Hashable = None, request: Any = None) -> T:
+        """The value, kept or loaded (class docstring). ``request``: use its prefetched versions."""
+        seconds = self._seconds() if callable(self._seconds) else self._seconds
+        if seconds <= 0 or connection.in_atomic_block:
+            return load()
+        version = current(self.name, request)
+        if version is None:
+            self._copy = None
+            return load()
+        copy = self._copy
+        if copy is not None and self._fresh(copy, version, key):
+            return copy.value
+        with self._lock:
+            copy = self._copy
+            if copy is not None and self._fresh(copy, version, key):
+                return copy.value
+            value = load()
+            if copy is None or copy.version <= version:  # never replace a newer version's copy
+                self._copy = _Copy(version, key, time.monotonic() + seconds, value)
+            return value

@@ -39,6 +39,7 @@ from devskyy.core.events import utc_iso
 from devskyy.core.metrics import WEBHOOK_DELIVERIES
 from devskyy.core.outbound import EVENT_TYPES
 from devskyy.core.ssrf import OutboundFetchError, SSRFBlockedError, safe_fetch, vet_url
+from devskyy.core.versions import VersionedCopy
 from devskyy.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookSubscription
 from devskyy.webhooks.signing import SIGNATURE_HEADER, sign
 
@@ -194,10 +195,42 @@ def subscription_delete(
 
 
 # --- events -----------------------------------------------------------------------------------------
+# Active subscriptions (id, event types), read once per version of them and process
+# (devskyy/core/versions.py): every finished task asks, and reading the rows each time
+# was a tenth of a tool task's work on the task worker (PERF P5, bench/README.md).
+# Every save and delete of a subscription bumps the version after commit
+# (devskyy/webhooks/apps.py); writes that bypass the model are seen within a minute.
+# A subscription made a few milliseconds before an event (its bump not yet in Redis)
+# may miss that event; a deactivated one is checked again at delivery (_attempt).
+_SUBSCRIBERS: VersionedCopy[tuple[tuple[uuid.UUID, frozenset[str]], ...]] = VersionedCopy(
+    "webhook_subscriptions", seconds=60.0
+)
+
+
+def subscriptions_changed() -> None:
+    """A subscription was saved or deleted (or will be, once the transaction commits)."""
+    _SUBSCRIBERS.changed()
+
+
+def forget_subscribers() -> None:
+    """Drop this process's copy of the active subscriptions (tests)."""
+    _SUBSCRIBERS.forget()
+
+
+def _read_active_subscriptions() -> tuple[tuple[uuid.UUID, frozenset[str]], ...]:
+    rows = WebhookSubscription.objects.filter(active=True).values_list("id", "event_types")
+    return tuple((pk, frozenset(types)) for pk, types in rows)
+
+
+def subscribers(event_type: str) -> list[uuid.UUID]:
+    """Ids of the active subscriptions that want ``event_type``."""
+    return [pk for pk, types in _SUBSCRIBERS.get(_read_active_subscriptions) if event_type in types]
+
+
 def event_emit(*, event_type: str, payload: dict[str, Any]) -> list[WebhookDelivery]:
     """One pending delivery per active subscription wanting ``event_type``; sent after commit."""
-    subscriptions = [s for s in WebhookSubscription.objects.filter(active=True) if event_type in s.event_types]
-    if not subscriptions:
+    subscription_ids = subscribers(event_type)
+    if not subscription_ids:
         return []
     event_id = uuid.uuid4()
     now = timezone.now()
@@ -211,14 +244,14 @@ def event_emit(*, event_type: str, payload: dict[str, Any]) -> list[WebhookDeliv
         deliveries = WebhookDelivery.objects.bulk_create(
             [
                 WebhookDelivery(
-                    subscription=s,
+                    subscription_id=subscription_id,
                     event_id=event_id,
                     event_type=event_type,
                     payload=body,
                     max_attempts=settings.WEBHOOK_MAX_ATTEMPTS,
                     next_attempt_at=now,
                 )
-                for s in subscriptions
+                for subscription_id in subscription_ids
             ]
         )
     for delivery in deliveries:
@@ -240,6 +273,12 @@ def task_feed_hook(channel: str, event_type: str, payload: dict[str, Any]) -> No
         return
     outbound = _FINAL_TASK_STATUSES.get(str(payload.get("status")))
     if outbound is None:
+        return
+    try:
+        if not subscribers(outbound):  # the common case: nobody listens; no transaction opened
+            return
+    except DatabaseError as exc:
+        logger.warning("webhook deliveries for %s not recorded: %s", outbound, type(exc).__name__)
         return
     data = payload.get("data") or {}
     body = {

@@ -266,3 +266,25 @@ def test_a_rolled_back_change_is_never_announced(receiver: Receiver) -> None:
     with pytest.raises(RuntimeError):
         change_then_fail()
     assert WebhookDelivery.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_processes_keep_the_subscriber_list_until_a_subscription_changes(receiver: Receiver) -> None:
+    from django.test.utils import CaptureQueriesContext
+
+    from devskyy.webhooks.services import subscribers, subscription_delete, subscription_update
+
+    assert subscribers("task.completed") == []
+    with CaptureQueriesContext(connection) as kept:
+        assert subscribers("task.completed") == []
+    assert len(kept.captured_queries) == 0  # a finished task asks without a query
+
+    subscription = _subscribe(receiver, ["task.completed"])
+    assert subscribers("task.completed") == [subscription.pk]  # saved: every process reads again
+    assert subscribers("task.failed") == []
+    subscription_update(subscription=subscription, active=False)
+    assert subscribers("task.completed") == []
+    subscription_update(subscription=subscription, active=True, event_types=["task.failed"])
+    assert subscribers("task.failed") == [subscription.pk]
+    subscription_delete(subscription=subscription)
+    assert subscribers("task.failed") == []
