@@ -173,8 +173,13 @@ def task_cancel(*, task: AgentTask) -> AgentTask:
     return locked
 
 
-def after_task_final(task_id: str) -> None:
-    """A task reached a final state: once that commits, advance its workflow run, if any."""
+def after_task_final(task_id: str, *, in_workflow: bool | None = None) -> None:
+    """A task reached a final state: once that commits, advance its workflow run, if any.
+
+    ``in_workflow``: whether the task is a workflow step, when the caller knows (the
+    worker's claim reads it); False skips the lookup."""
+    if in_workflow is False:
+        return
     from agents_app.services.workflows import workflow_task_finished
 
     transaction.on_commit(lambda: workflow_task_finished(task_id=task_id))

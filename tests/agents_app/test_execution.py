@@ -142,3 +142,21 @@ def test_a_tool_error_fails_the_task_with_its_code(db) -> None:
     task.refresh_from_db()
     assert (task.status, task.error_code) == (TaskStatus.FAILED, "tool_error")
     assert "NOPE" in task.error
+
+
+def test_only_a_workflow_steps_finish_advances_a_workflow(
+    agent: Agent, django_capture_on_commit_callbacks, monkeypatch
+) -> None:
+    from agents_app.models import WorkflowRun, WorkflowStep
+    from agents_app.services import workflows
+
+    advanced: list[str] = []
+    monkeypatch.setattr(workflows, "workflow_advance", lambda *, run_id: advanced.append(run_id))
+    plain, stepped = _task(agent), _task(agent)
+    run = WorkflowRun.objects.create(name="custom")
+    WorkflowStep.objects.create(run=run, step_id="a", position=0, agent=agent, action="test_checkpointed", task=stepped)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert task_execute(task_id=str(plain.pk), worker="w1").outcome == "completed"
+        assert advanced == []
+        assert task_execute(task_id=str(stepped.pk), worker="w1").outcome == "completed"
+    assert advanced == [str(run.pk)]
