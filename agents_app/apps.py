@@ -10,6 +10,12 @@ def _providers_changed(**kwargs: Any) -> None:
     providers_changed()
 
 
+def _agents_changed(**kwargs: Any) -> None:
+    from agents_app.services.agents import agents_changed
+
+    agents_changed()
+
+
 class AgentsConfig(AppConfig):
     """AI agents: registry, tools, tasks and the live WebSocket feed."""
 
@@ -35,3 +41,8 @@ class AgentsConfig(AppConfig):
         post_delete.connect(
             _providers_changed, sender=llm_models.ProviderCredential, dispatch_uid="llm-providers-deleted"
         )
+        # Every process re-reads the agents after any change to one (agent_get keeps a copy).
+        from agents_app.models import Agent
+
+        post_save.connect(_agents_changed, sender=Agent, dispatch_uid="agents-saved")
+        post_delete.connect(_agents_changed, sender=Agent, dispatch_uid="agents-deleted")

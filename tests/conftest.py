@@ -97,11 +97,12 @@ def _fresh_rate_limits() -> None:
 @pytest.fixture(autouse=True)
 def _fresh_process_caches() -> None:
     """Each test starts with nothing remembered by this process (verified API keys and
-    JWT users, the rendered agents list, stored LLM credentials, webhook subscribers): rolled-back test data must not leak."""
+    JWT users, the rendered agents list, stored LLM credentials, webhook subscribers, agents): rolled-back test data must not leak."""
     from agents_app import agent_list
     from agents_app.events import reset_throttle
     from agents_app.integrations import forget_shop_status
     from agents_app.llm.routing import forget_providers
+    from agents_app.services.agents import forget_agents
     from devskyy.core import principal_cache
     from devskyy.core.api_keys import forget_verified
     from devskyy.webhooks.services import forget_subscribers
@@ -113,6 +114,7 @@ def _fresh_process_caches() -> None:
     forget_shop_status()
     forget_providers()
     forget_subscribers()
+    forget_agents()
 
 
 @pytest.fixture(autouse=True)

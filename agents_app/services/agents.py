@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -13,6 +14,14 @@ from agents_app.exceptions import AgentNotFoundError
 from agents_app.models import Agent, AgentStatus
 from agents_app.tools.base import registry
 from devskyy.core.errors import DomainError
+from devskyy.core.versions import VersionedCopy
+
+# Every agent by slug, read once per version of the agents table and process
+# (devskyy/core/versions.py): every task created looked its agent up, a quarter of a
+# producer's time (PERF P5, bench/README.md). Every save and delete of an Agent (these
+# services, seeding, the admin) bumps the version after commit (agents_app/apps.py);
+# writes that bypass the model are seen within a minute.
+_AGENTS: VersionedCopy[dict[str, Agent]] = VersionedCopy("agents", seconds=60.0)
 
 
 @dataclass(frozen=True)
@@ -50,11 +59,26 @@ def agents_seed() -> SeedResult:
     return SeedResult(created=created, updated=updated, total=Agent.objects.count())
 
 
+def agents_changed() -> None:
+    """An agent row was saved or deleted (or will be, once the transaction commits)."""
+    _AGENTS.changed()
+
+
+def forget_agents() -> None:
+    """Drop this process's copy of the agents (tests)."""
+    _AGENTS.forget()
+
+
+def _read_agents() -> dict[str, Agent]:
+    return {agent.slug: agent for agent in Agent.objects.all()}
+
+
 def agent_get(slug: str) -> Agent:
-    try:
-        return Agent.objects.get(slug=slug)
-    except Agent.DoesNotExist:
-        raise AgentNotFoundError(f"No agent {slug!r}.", details={"agent_id": slug}) from None
+    """The agent ``slug`` (a copy the caller may change), or AgentNotFoundError."""
+    agent = _AGENTS.get(_read_agents).get(slug)
+    if agent is None:
+        raise AgentNotFoundError(f"No agent {slug!r}.", details={"agent_id": slug})
+    return copy.copy(agent)
 
 
 @transaction.atomic

@@ -80,7 +80,6 @@ def _user_id(user: AbstractBaseUser | AnonymousUser | None) -> int | None:
     return int(user.pk)
 
 
-@transaction.atomic
 def task_create(
     *,
     agent_slug: str,
@@ -95,6 +94,10 @@ def task_create(
     With ``idempotency_key``: the same key and body from the same user returns the
     task made the first time (``created=False``); the same key with another body
     raises ``IdempotencyConflictError``. Nothing is written when validation fails.
+
+    Reads and validation run before any transaction is opened (outside one, agent_get
+    serves its kept copy of the agents); the row is one INSERT, and the event and the
+    queue message follow its commit (or the caller's, when it holds a transaction).
     """
     user_id = _user_id(user)
     key = key_owner(user)
@@ -121,7 +124,7 @@ def task_create(
         "idempotency_key": idempotency_key,
         "request_hash": digest,
     }
-    if idempotency_key is None:  # nothing to race for: no savepoint (two round trips)
+    if idempotency_key is None:  # nothing to race for: one statement, no transaction of its own
         task = AgentTask.objects.create(**fields)
         queue_task(task, agent.slug)
         return CreatedTask(task=task, created=True)
