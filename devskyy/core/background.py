@@ -83,8 +83,10 @@ _timers_lock = threading.Lock()
 
 
 def _fire(task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-    with _timers_lock:
-        _timers.discard(threading.current_thread())  # type: ignore[arg-type]  # the Timer itself
+    timer = threading.current_thread()  # the Timer itself
+    if isinstance(timer, threading.Timer):
+        with _timers_lock:
+            _timers.discard(timer)
     _dispatch(task, args, kwargs)
 
 
