@@ -38,7 +38,7 @@ from devskyy.core import versions
 VERSION = "agents_list"
 # The rendered JSON, kept per version and integration status.
 _copy: versions.VersionedCopy[bytes] = versions.VersionedCopy(
-    VERSION, seconds=lambda: float(settings.AGENTS_LIST_CACHE_SECONDS)
+    VERSION, seconds=lambda: float(settings.AGENTS_LIST_CACHE_SECONDS), prefetch=True
 )
 
 

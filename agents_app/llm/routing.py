@@ -46,7 +46,7 @@ _LATENCY_TTL = 24 * 3600.0
 VERSION = "llm_providers"
 PROVIDERS_CACHE_SECONDS = 60.0
 _copy: versions.VersionedCopy[tuple[ProviderConfig, ...]] = versions.VersionedCopy(
-    VERSION, seconds=PROVIDERS_CACHE_SECONDS
+    VERSION, seconds=PROVIDERS_CACHE_SECONDS, prefetch=True
 )
 
 

@@ -190,11 +190,13 @@ class VersionedCopy(Generic[T]):
     ``seconds`` also bounds a copy's life when a write bypasses ``changed()``
     (queryset updates, raw SQL) or a bump is lost. One load per process and version:
     concurrent callers wait for it. Keep values immutable (tuples, frozen data):
-    every caller shares the same object.
+    every caller shares the same object. ``prefetch``: the copy is read on most API
+    requests and passes the request to ``get`` (the version then costs no round trip).
     """
 
-    def __init__(self, name: str, *, seconds: float | Callable[[], float]) -> None:
-        register(name)
+    def __init__(self, name: str, *, seconds: float | Callable[[], float], prefetch: bool = False) -> None:
+        if prefetch:  # read on every /api/ request with the rate limiter's script; else one GET per get()
+            register(name)
         self.name = name
         self._seconds = seconds
         self._copy: _Copy[T] | None = None
