@@ -157,6 +157,33 @@ def _claim_returning(task_id: str, worker: str, now: datetime) -> tuple[AgentTas
     return task, bool(row[-1])
 
 
+_OWNED = "status = %s AND attempts = %s"
+_OWNED_NOT_CANCELLED = "status = %s AND attempts = %s AND NOT cancel_requested"
+_OWNED_OR_CANCEL_REQUESTED = "((status = %s AND attempts = %s) OR (status = %s AND cancel_requested))"
+
+
+def _update_owned(task_pk: Any, values: dict[str, Any], condition: str, condition_params: list[Any]) -> int:
+    """UPDATE the task's row with ``values`` where ``condition`` holds; rows changed.
+
+    Written out rather than built by the ORM (PERF P5): a checkpoint and a finish run
+    once per task, and compiling the ORM's UPDATE cost ~330 us of CPU against ~100 us
+    for the statement itself. Values are prepared by their model fields (JSON, dates,
+    decimals as the ORM would store them); ``condition`` uses column names of
+    AgentTask and only placeholders for values.
+    """
+    quote = connection.ops.quote_name
+    concrete = {field.name: field for field in AgentTask._meta.concrete_fields}
+    fields = [concrete[name] for name in values]
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    params = [field.get_db_prep_save(value, connection) for field, value in zip(fields, values.values(), strict=True)]
+    pk = concrete["id"].get_db_prep_value(task_pk, connection)
+    table = quote(AgentTask._meta.db_table)
+    sql = f"UPDATE {table} SET {assignments} WHERE id = %s AND {condition}"  # noqa: S608 - names are ours
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, pk, *condition_params])
+        return int(cursor.rowcount)
+
+
 class TaskContext:
     """Passed to tools: ``checkpoint(progress)`` renews the lease and honours cancellation.
 
@@ -189,9 +216,12 @@ class TaskContext:
         progress = max(0, min(100, int(progress)))
         # One conditional UPDATE in the common case; the reason is looked up only when
         # it changes nothing (lease lost, or cancellation requested).
-        updated = AgentTask.objects.filter(
-            pk=self.task.pk, status=TaskStatus.RUNNING, attempts=self.attempt, cancel_requested=False
-        ).update(progress=progress, lease_expires_at=_lease_until())
+        updated = _update_owned(
+            self.task.pk,
+            {"progress": progress, "lease_expires_at": _lease_until()},
+            _OWNED_NOT_CANCELLED,
+            [TaskStatus.RUNNING.value, self.attempt],
+        )
         if not updated:
             row = AgentTask.objects.filter(pk=self.task.pk).values("status", "attempts", "cancel_requested").first()
             owned = row is not None and row["status"] == TaskStatus.RUNNING and row["attempts"] == self.attempt
@@ -219,11 +249,12 @@ def _finish(task: AgentTask, status: str, fields: dict[str, Any], *, in_workflow
     ``in_workflow``: whether the task is a workflow step, if known (None: look it up)."""
     now = timezone.now()
     duration_ms = int((now - task.started_at).total_seconds() * 1000) if task.started_at else None
-    owned = Q(status=TaskStatus.RUNNING, attempts=task.attempts)
-    if status == TaskStatus.CANCELLED:
-        owned |= Q(status=TaskStatus.PENDING, cancel_requested=True)
     values = {"status": status, "finished_at": now, "duration_ms": duration_ms, "lease_expires_at": None, **fields}
-    updated = AgentTask.objects.filter(pk=task.pk).filter(owned).update(**values)
+    owned: list[Any] = [TaskStatus.RUNNING.value, task.attempts]
+    if status == TaskStatus.CANCELLED:
+        updated = _update_owned(task.pk, values, _OWNED_OR_CANCEL_REQUESTED, [*owned, TaskStatus.PENDING.value])
+    else:
+        updated = _update_owned(task.pk, values, _OWNED, owned)
     if not updated:
         return False
     agents_list_changed()  # counts, latency, cost
