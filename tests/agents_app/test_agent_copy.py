@@ -12,13 +12,16 @@ from agents_app.services.agents import agent_get, agent_start, agent_stop
 from agents_app.services.tasks import task_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
+# Both passes: versions in process memory (embedded), then in Redis (services).
+BOTH = pytest.mark.parametrize("backend", ["embedded", pytest.param("services", marks=pytest.mark.services)])
 
 
 def _create(slug: str) -> None:
     task_create(agent_slug=slug, action="low_stock_report", parameters={"threshold": 5}, user=None)
 
 
-def test_a_kept_agent_costs_no_query_and_a_stop_or_delete_applies_to_the_next_task() -> None:
+@BOTH
+def test_a_kept_agent_costs_no_query_and_a_stop_or_delete_applies_to_the_next_task(backend: str) -> None:
     Agent.objects.create(slug="commerce-950", type="t", name="T", category="commerce", tools=["low_stock_report"])
     _create("commerce-950")
     with CaptureQueriesContext(connection) as lookups:

@@ -10,6 +10,8 @@ from django.db import transaction
 from devskyy.core.versions import VersionedCopy
 
 pytestmark = pytest.mark.django_db(transaction=True)
+# Both passes: versions in process memory (embedded), then in Redis (services).
+BOTH = pytest.mark.parametrize("backend", ["embedded", pytest.param("services", marks=pytest.mark.services)])
 
 
 class Loader:
@@ -25,7 +27,8 @@ def _copy(name: str, seconds: float = 60.0) -> VersionedCopy[int]:
     return VersionedCopy(f"test_copy_{name}_{time.monotonic_ns()}", seconds=seconds)
 
 
-def test_the_copy_is_served_until_its_version_changes() -> None:
+@BOTH
+def test_the_copy_is_served_until_its_version_changes(backend: str) -> None:
     copy, load = _copy("bump"), Loader()
     assert copy.get(load) == 1
     assert copy.get(load) == 1
@@ -34,7 +37,8 @@ def test_the_copy_is_served_until_its_version_changes() -> None:
     assert load.calls == 2
 
 
-def test_a_change_inside_a_transaction_applies_when_it_commits() -> None:
+@BOTH
+def test_a_change_inside_a_transaction_applies_when_it_commits(backend: str) -> None:
     copy, load = _copy("commit"), Loader()
     assert copy.get(load) == 1
     with transaction.atomic():
@@ -44,7 +48,8 @@ def test_a_change_inside_a_transaction_applies_when_it_commits() -> None:
     assert copy.get(load) == 3
 
 
-def test_nothing_read_inside_a_transaction_is_kept() -> None:
+@BOTH
+def test_nothing_read_inside_a_transaction_is_kept(backend: str) -> None:
     copy, load = _copy("atomic"), Loader()
     with transaction.atomic():
         assert copy.get(load) == 1
@@ -53,14 +58,16 @@ def test_nothing_read_inside_a_transaction_is_kept() -> None:
     assert copy.get(load) == 3
 
 
-def test_another_key_loads_again() -> None:
+@BOTH
+def test_another_key_loads_again(backend: str) -> None:
     copy, load = _copy("key"), Loader()
     assert copy.get(load, key=("a",)) == 1
     assert copy.get(load, key=("b",)) == 2
     assert copy.get(load, key=("b",)) == 2
 
 
-def test_a_copy_lives_at_most_its_seconds_and_zero_keeps_nothing() -> None:
+@BOTH
+def test_a_copy_lives_at_most_its_seconds_and_zero_keeps_nothing(backend: str) -> None:
     copy, load = _copy("expiry", seconds=0.05), Loader()
     assert copy.get(load) == 1
     time.sleep(0.08)
