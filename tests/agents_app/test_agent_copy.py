@@ -21,7 +21,8 @@ def _create(slug: str) -> None:
 
 
 @BOTH
-def test_a_kept_agent_costs_no_query_and_a_stop_or_delete_applies_to_the_next_task(backend: str) -> None:
+def test_a_kept_agent_costs_no_query_and_a_stop_or_delete_applies_to_the_next_task(backend: str, task_queue) -> None:
+    # task_queue: the created tasks are collected, not run in the background beside the test.
     Agent.objects.create(slug="commerce-950", type="t", name="T", category="commerce", tools=["low_stock_report"])
     _create("commerce-950")
     with CaptureQueriesContext(connection) as lookups:
