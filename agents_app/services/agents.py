@@ -74,7 +74,9 @@ def _read_agents() -> dict[str, Agent]:
 
 
 def agent_get(slug: str) -> Agent:
-    """The agent ``slug`` (a copy the caller may change), or AgentNotFoundError."""
+    """The agent ``slug``, or AgentNotFoundError. The instance is the caller's own (fields
+    may be reassigned or saved); its JSON values (tools, capabilities) are shared with
+    the kept copy and must not be changed in place."""
     agent = _AGENTS.get(_read_agents).get(slug)
     if agent is None:
         raise AgentNotFoundError(f"No agent {slug!r}.", details={"agent_id": slug})
