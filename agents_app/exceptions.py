@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from devskyy.core.errors import ConflictError, DomainError, NotFoundError, ServiceUnavailableError
 
 
@@ -66,6 +68,14 @@ class TaskNotCancellableError(ConflictError):
 
 class IdempotencyConflictError(ConflictError):
     code = "idempotency_key_reused"
+
+
+def check_same_request(stored_hash: str, digest: str, *, details: dict[str, Any]) -> None:
+    """A request reused an Idempotency-Key: it must be the request stored under it."""
+    if stored_hash != digest:
+        raise IdempotencyConflictError(
+            "This Idempotency-Key was already used with a different request body.", details=details
+        )
 
 
 class TaskCancelled(Exception):  # noqa: N818 - control flow, not an error

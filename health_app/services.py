@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
-from django.urls import URLPattern, URLResolver, get_resolver
 
+from devskyy.core.url_routes import url_routes
 from health_app.checks import DEGRADED, DOWN, NOT_CONFIGURED, OK, TIMEOUT, run_checks
 
 HEALTH_DEADLINE_SECONDS = 0.9
@@ -80,20 +80,11 @@ def readiness() -> tuple[dict[str, Any], int]:
 
 def api_directory() -> list[str]:
     """Every route under /api/ from the URL conf, as templates, sorted."""
-    routes: set[str] = set()
-
-    def walk(patterns: list[Any], prefix: str) -> None:
-        for entry in patterns:
-            if isinstance(entry, URLResolver):
-                walk(entry.url_patterns, prefix + str(entry.pattern))
-            elif isinstance(entry, URLPattern):
-                route = "/" + prefix + str(entry.pattern)
-                if (
-                    route.startswith("/api/")
-                    and "(?P<format>" not in route
-                    and not route.endswith("\\.(?P<format>[a-z0-9]+)/?$")
-                ):
-                    routes.add(route.replace("^", "").replace("$", ""))
-
-    walk(get_resolver().url_patterns, "")
+    routes = {
+        route.replace("^", "").replace("$", "")
+        for route, _ in url_routes()
+        if route.startswith("/api/")
+        and "(?P<format>" not in route
+        and not route.endswith("\\.(?P<format>[a-z0-9]+)/?$")
+    }
     return sorted(routes)

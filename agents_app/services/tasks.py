@@ -14,10 +14,10 @@ from django.utils import timezone
 from agents_app.events import publish_task_update
 from agents_app.exceptions import (
     AgentStoppedError,
-    IdempotencyConflictError,
     TaskNotCancellableError,
     ToolInputInvalidError,
     ToolNotAllowedError,
+    check_same_request,
 )
 from agents_app.models import Agent, AgentStatus, AgentTask, TaskStatus
 from agents_app.services.agents import agent_get
@@ -65,11 +65,7 @@ def request_hash(*, agent_slug: str, action: str, parameters: dict[str, Any], us
 
 
 def _replay(existing: AgentTask, digest: str) -> CreatedTask:
-    if existing.request_hash != digest:
-        raise IdempotencyConflictError(
-            "This Idempotency-Key was already used with a different request body.",
-            details={"task_id": str(existing.id)},
-        )
+    check_same_request(existing.request_hash, digest, details={"task_id": str(existing.id)})
     return CreatedTask(task=existing, created=False)
 
 

@@ -16,6 +16,7 @@ across retries: receivers de-duplicate on it) and ``X-DevSkyy-Event``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import secrets
@@ -27,7 +28,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
 from django.http import HttpRequest
 from django.utils import timezone
@@ -227,9 +228,14 @@ def subscribers(event_type: str) -> list[uuid.UUID]:
     return [pk for pk, types in _SUBSCRIBERS.get(_read_active_subscriptions) if event_type in types]
 
 
-def event_emit(*, event_type: str, payload: dict[str, Any]) -> list[WebhookDelivery]:
-    """One pending delivery per active subscription wanting ``event_type``; sent after commit."""
-    subscription_ids = subscribers(event_type)
+def event_emit(
+    *, event_type: str, payload: dict[str, Any], subscription_ids: list[uuid.UUID] | None = None
+) -> list[WebhookDelivery]:
+    """One pending delivery per active subscription wanting ``event_type``; sent after commit.
+
+    ``subscription_ids``: those subscriptions, when the caller has just read them."""
+    if subscription_ids is None:
+        subscription_ids = subscribers(event_type)
     if not subscription_ids:
         return []
     event_id = uuid.uuid4()
@@ -274,11 +280,16 @@ def task_feed_hook(channel: str, event_type: str, payload: dict[str, Any]) -> No
     outbound = _FINAL_TASK_STATUSES.get(str(payload.get("status")))
     if outbound is None:
         return
+    # Inside the publisher's transaction the read gets a savepoint: a failure must not
+    # break that transaction. Outside one (a worker finishing a task) it needs none.
+    guard = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
     try:
-        if not subscribers(outbound):  # the common case: nobody listens; no transaction opened
-            return
+        with guard:
+            listening = subscribers(outbound)
     except DatabaseError as exc:
         logger.warning("webhook deliveries for %s not recorded: %s", outbound, type(exc).__name__)
+        return
+    if not listening:  # the common case: nobody listens; no transaction opened
         return
     data = payload.get("data") or {}
     body = {
@@ -291,7 +302,7 @@ def task_feed_hook(channel: str, event_type: str, payload: dict[str, Any]) -> No
     }
     try:
         with transaction.atomic():
-            event_emit(event_type=outbound, payload=body)
+            event_emit(event_type=outbound, payload=body, subscription_ids=listening)
     except DatabaseError as exc:
         logger.warning("webhook deliveries for %s not recorded: %s", outbound, type(exc).__name__)
 

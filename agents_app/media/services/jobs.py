@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from agents_app.exceptions import IdempotencyConflictError
+from agents_app.exceptions import check_same_request
 from agents_app.media import fetch
 from agents_app.media.events import publish_pipeline_update
 from agents_app.media.exceptions import (
@@ -294,11 +294,7 @@ def _create(
 
 
 def _replay(existing: MediaJob, digest: str) -> CreatedJob:
-    if existing.request_hash != digest:
-        raise IdempotencyConflictError(
-            "This Idempotency-Key was already used with a different request body.",
-            details={"job_id": str(existing.pk)},
-        )
+    check_same_request(existing.request_hash, digest, details={"job_id": str(existing.pk)})
     return CreatedJob(job=existing, created=False)
 
 

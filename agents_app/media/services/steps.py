@@ -16,6 +16,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -352,15 +353,12 @@ def _download(job: MediaJob, token: uuid.UUID, state: TaskState) -> StepOutcome:
         locked.lease_until = None
         locked.polls = job.polls
         job_charge(locked, billed=True, outcome="ok")
-        locked.save()
-        audit_record(
+        _record_end(
+            locked,
             action="media.job_succeeded",
-            actor_label=f"agent:{locked.agent_slug}" if locked.agent_slug else "system",
-            target_type="media_job",
-            target_id=str(locked.pk),
             details={"files": [f.name for f in saved], "cost_usd": str(locked.cost_usd)},
+            files=saved,
         )
-        publish_pipeline_update(locked, files=saved)
     return StepOutcome(locked.status)
 
 
@@ -429,14 +427,21 @@ def _fail(
             job_charge(locked, billed=billed, outcome=outcome)
         else:
             job_release(locked)
-        locked.save()
-        audit_record(
-            action="media.job_failed",
-            actor_label=f"agent:{locked.agent_slug}" if locked.agent_slug else "system",
-            target_type="media_job",
-            target_id=str(locked.pk),
-            details={"code": code},
-        )
-        publish_pipeline_update(locked)
+        _record_end(locked, action="media.job_failed", details={"code": code})
     logger.warning("media job %s failed: %s", job.pk, code)
     return StepOutcome(locked.status)
+
+
+def _record_end(
+    locked: MediaJob, *, action: str, details: dict[str, Any], files: list[MediaFile] | None = None
+) -> None:
+    """Save a job that reached its end, audit it as its agent (or the system), announce it."""
+    locked.save()
+    audit_record(
+        action=action,
+        actor_label=f"agent:{locked.agent_slug}" if locked.agent_slug else "system",
+        target_type="media_job",
+        target_id=str(locked.pk),
+        details=details,
+    )
+    publish_pipeline_update(locked, files=files)

@@ -18,11 +18,11 @@ from django.core.management import call_command
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.views import APIView
 
 from devskyy.core.roles import Role
 from devskyy.core.stacks import RoutedApplication, probe_paths
+from devskyy.core.url_routes import url_routes
 from tests.support.auth import access_token, make_user
 
 pytestmark = pytest.mark.django_db
@@ -151,18 +151,13 @@ def test_every_api_route_is_a_drf_view() -> None:
     """Why the API stack may leave out Django's CSRF middleware: DRF marks its views
     CSRF-exempt and enforces CSRF for session users itself. A plain Django view here
     would lose its CSRF protection, so it fails this test until it is thought about."""
-    plain: list[str] = []
-
-    def walk(patterns: list[Any], prefix: str) -> None:
-        for entry in patterns:
-            if isinstance(entry, URLResolver):
-                walk(entry.url_patterns, prefix + str(entry.pattern))
-            elif isinstance(entry, URLPattern):
-                route = "/" + prefix + str(entry.pattern)
-                view_class = getattr(entry.callback, "cls", None)
-                is_drf = isinstance(view_class, type) and issubclass(view_class, APIView)
-                if route.startswith("/api/v1/") and not is_drf:
-                    plain.append(route)
-
-    walk(get_resolver().url_patterns, "")
+    plain = [
+        route
+        for route, pattern in url_routes()
+        if route.startswith("/api/v1/") and not _is_drf_view(getattr(pattern.callback, "cls", None))
+    ]
     assert plain == []
+
+
+def _is_drf_view(view_class: Any) -> bool:
+    return isinstance(view_class, type) and issubclass(view_class, APIView)
