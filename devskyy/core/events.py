@@ -35,7 +35,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError, connection, transaction
 
-from devskyy.core import feed_hub
+from devskyy.core import durability, feed_hub
 
 logger = logging.getLogger(__name__)
 
@@ -142,11 +142,14 @@ def _store_and_notify(
     header = feed_hub.header_prefix(channel, owner_id, agent_id, task_id, fetch=fetch)
     body = "" if fetch else event_prefix
     table = connection.ops.quote_name(FeedEvent._meta.db_table)
+    # An event alone in its transaction does not wait for the disk (core/durability.py).
+    relaxed = durability.relaxed_source()
+    sources = f"feed_lock, {relaxed}" if relaxed else "feed_lock"
     sql = f"""
         WITH feed_lock AS (SELECT pg_advisory_xact_lock(%s) AS held),
         stored AS (
             INSERT INTO {table} (channel, type, agent_id, task_id, owner_id, payload, created_at)
-            SELECT %s, %s, %s, %s, %s, %s::jsonb, %s FROM feed_lock
+            SELECT %s, %s, %s, %s, %s, %s::jsonb, %s FROM {sources}
             RETURNING seq
         )
         SELECT seq, pg_notify(%s, %s || seq::text || %s || %s || CASE WHEN %s THEN '' ELSE seq::text || '}}' END)

@@ -1,0 +1,47 @@
+"""Commits that need not wait for the disk: PostgreSQL's ``synchronous_commit`` per statement.
+
+A commit normally returns only after its WAL is flushed to disk. On the benchmark host
+that flush cost the backend ~100 us of CPU per commit, and one tool task commits seven
+times (bench/README.md, "Issue 9, fifth session"). Some of those writes are worth less
+than the wait:
+
+* a feed event: a client that misses one resyncs through the API;
+* a task's checkpoint: progress, and a lease renewed again at the next checkpoint;
+* a task's claim: if it is lost, so is everything after it, and the task is claimable
+  again, which is where a crash of the worker leaves it too.
+
+Task creation (answered to a client) and a task's final state stay synchronous.
+
+What ``synchronous_commit = off`` means (PostgreSQL, "Asynchronous Commit"): the commit
+returns before the flush, and the WAL writer flushes within 3 x ``wal_writer_delay``
+(600 ms by default). Only a crash of the PostgreSQL server or its machine loses such
+commits (the newest first, never a part of one, never out of order); a client that dies
+or a backend that is terminated loses nothing. A later synchronous commit flushes every
+earlier one. Other sessions see the change at once, as with any commit.
+
+The setting is made for the statement's own transaction only (``set_config(..., true)``),
+and only when the statement *is* its transaction (autocommit): inside a transaction
+block it would relax the commit of everything else the block wrote.
+"""
+
+from __future__ import annotations
+
+from django.db import connection
+
+RELAX = "set_config('synchronous_commit', 'off', true)"
+
+
+def relaxed_commit() -> bool:
+    """Whether a statement run now may relax its own commit (PostgreSQL, autocommit)."""
+    return connection.vendor == "postgresql" and not connection.in_atomic_block
+
+
+def relaxed_source() -> str | None:
+    """A one-row FROM item that relaxes the commit of the statement it is part of, or
+    None when the statement may not (see :func:`relaxed_commit`).
+
+    Join it to the statement's FROM list: ``UPDATE t SET ... FROM {item} WHERE ...``,
+    ``INSERT ... SELECT ... FROM source, {item}``. The sub-select runs once, as part of
+    the statement (in an ``EXISTS`` or an unused column the planner may skip it; tests
+    pin each use by the WAL not being flushed after it)."""
+    return f"(SELECT {RELAX}) AS relaxed_commit" if relaxed_commit() else None
