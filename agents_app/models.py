@@ -32,8 +32,8 @@ class Agent(models.Model):
 
     ``slug`` is the public id (``commerce-001``). ``tools`` names entries of the tool
     registry the agent may call; ``system_prompt`` and the preferred provider/model
-    drive its LLM work. Statistics are never stored here: they are aggregated from
-    the agent's real tasks.
+    drive its LLM work. Statistics are never stored here: they are the totals of
+    the agent's real tasks (:class:`AgentTaskTotals`).
     """
 
     slug = models.SlugField(max_length=64, unique=True)
@@ -143,6 +143,36 @@ class AgentTask(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
+
+
+class AgentTaskTotals(models.Model):
+    """Totals over an agent's task rows, kept by the database itself.
+
+    Triggers on AgentTask (migration 0008, PostgreSQL and SQLite) add a row's share when
+    it is inserted, updated or deleted, in the writing transaction, whoever writes it
+    (services, the admin, bulk inserts, raw SQL, purges). So the totals always equal an
+    aggregate over the current rows, and the agents list reads 54 rows instead of
+    aggregating the whole task history on every change (PERF P1/R6, bench/README.md:
+    29 ms at 56,000 tasks, re-run after every claim and finish under load).
+
+    ``completed``/``failed``: rows in those states; ``completed_duration_ms`` and
+    ``completed_timed``: sum and number of completed rows with a duration (their mean is
+    the agent's latency); ``cost``: every row's cost. Running tasks are counted live
+    (few rows, indexed).
+    """
+
+    agent = models.OneToOneField(Agent, on_delete=models.CASCADE, primary_key=True, related_name="task_totals")
+    completed = models.BigIntegerField(default=0)
+    failed = models.BigIntegerField(default=0)
+    completed_duration_ms = models.BigIntegerField(default=0)
+    completed_timed = models.BigIntegerField(default=0)
+    cost = models.DecimalField(max_digits=20, decimal_places=6, default=Decimal("0"))
+
+    class Meta:
+        verbose_name_plural = "agent task totals"
+
+    def __str__(self) -> str:
+        return f"{self.agent_id}: {self.completed} completed, {self.failed} failed"
 
 
 class WorkflowStatus(models.TextChoices):

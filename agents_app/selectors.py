@@ -8,8 +8,22 @@ from typing import Any, TypedDict
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import connections, router
-from django.db.models import Avg, Count, Q, QuerySet, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    DecimalField,
+    F,
+    FloatField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce
 
 from agents_app.exceptions import TaskNotFoundError
 from agents_app.integrations import integration_status
@@ -62,18 +76,36 @@ def agent_counts() -> AgentCounts:
 
 
 def agents_with_stats(*, slug: str | None = None) -> QuerySet[Agent]:
-    """Agents annotated with their task aggregates, in one query (stats never stored).
+    """Agents annotated with their task statistics, in one query whose cost does not
+    grow with the task history.
 
     ``stat_completed``/``stat_failed``: tasks in those states; ``stat_avg_ms``: mean run
-    time of completed tasks; ``stat_cost``: cost of every task; ``stat_running``:
-    tasks running now.
+    time of completed tasks; ``stat_cost``: cost of every task (all four from
+    :class:`~agents_app.models.AgentTaskTotals`, kept by the database for every task
+    row); ``stat_running``: tasks running now (counted live: few rows, indexed by
+    agent and status).
     """
+    running = (
+        AgentTask.objects.filter(agent=OuterRef("pk"), status=TaskStatus.RUNNING)
+        .order_by()
+        .values("agent")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
     qs = Agent.objects.annotate(
-        stat_completed=Count("tasks", filter=Q(tasks__status=TaskStatus.COMPLETED)),
-        stat_failed=Count("tasks", filter=Q(tasks__status=TaskStatus.FAILED)),
-        stat_running=Count("tasks", filter=Q(tasks__status=TaskStatus.RUNNING)),
-        stat_avg_ms=Avg("tasks__duration_ms", filter=Q(tasks__status=TaskStatus.COMPLETED)),
-        stat_cost=Coalesce(Sum("tasks__cost"), Value(Decimal("0"))),
+        stat_completed=Coalesce(F("task_totals__completed"), 0),
+        stat_failed=Coalesce(F("task_totals__failed"), 0),
+        stat_running=Coalesce(Subquery(running), 0),
+        stat_avg_ms=Case(
+            When(
+                task_totals__completed_timed__gt=0,
+                then=Cast(F("task_totals__completed_duration_ms"), FloatField())
+                / Cast(F("task_totals__completed_timed"), FloatField()),
+            ),
+            default=None,
+            output_field=FloatField(),
+        ),
+        stat_cost=Coalesce(F("task_totals__cost"), Value(Decimal("0")), output_field=DecimalField()),
     ).order_by("slug")
     if slug is not None:
         qs = qs.filter(slug=slug)
