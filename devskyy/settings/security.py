@@ -96,6 +96,8 @@ REST_FRAMEWORK = {
         else ["rest_framework.renderers.JSONRenderer"]
     ),
     "DEFAULT_PARSER_CLASSES": ["devskyy.core.parsers.JSONParser"],
+    # DRF's negotiation with the common Accept values answered directly (core/negotiation.py).
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "devskyy.core.negotiation.ContentNegotiation",
     "DEFAULT_SCHEMA_CLASS": "devskyy.core.schema.APIAutoSchema",
     "EXCEPTION_HANDLER": "devskyy.core.errors.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
