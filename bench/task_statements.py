@@ -24,7 +24,7 @@ import sys
 import time
 from typing import Any
 
-from bench.common import BIN, PRODUCTION_ENV, ROOT, env_with, prepare_database, save
+from bench.common import BIN, PRODUCTION_ENV, ROOT, django_json, env_with, prepare_database, save
 
 
 def child(tasks: int) -> dict[str, Any]:
@@ -106,13 +106,7 @@ def main() -> None:
         print(json.dumps(child(args.tasks)))
         return
     prepare_database()
-    subprocess.run(
-        [str(BIN / "python"), "-m", "bench.fixtures", "credentials"],
-        cwd=ROOT,
-        env=env_with(PRODUCTION_ENV),
-        check=True,
-        capture_output=True,
-    )
+    django_json(["credentials"])  # the bench user the tasks are created for
     done = subprocess.run(
         [str(BIN / "python"), "-m", "bench.task_statements", "--child", "--tasks", str(args.tasks)],
         cwd=ROOT,
