@@ -1,9 +1,10 @@
 """The agents list (``GET /api/v1/agents``), rendered once per version of what it shows.
 
-The list carries each agent's statistics, aggregated from every task it ever ran: one
-query whose cost grows with the task history (10 ms at 10,000 tasks), which capped
-the endpoint at under 200 requests/s (PERF P1, bench/README.md). It is now rendered
-to JSON once per *version* and served from process memory while the version holds.
+The list carries each agent's statistics over its task rows. They were an aggregate of
+the whole task history (10 ms at 10,000 tasks, which capped the endpoint at under 200
+requests/s, PERF P1) and are now read from totals the database keeps
+(models.AgentTaskTotals: 2.8 ms for a render at any history). The JSON is rendered
+once per *version* and served from process memory while the version holds.
 
 Correctness (stats stay real):
 
