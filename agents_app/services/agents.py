@@ -21,7 +21,17 @@ from devskyy.core.versions import VersionedCopy
 # producer's time (PERF P5, bench/README.md). Every save and delete of an Agent (these
 # services, seeding, the admin) bumps the version after commit (agents_app/apps.py);
 # writes that bypass the model are seen within a minute.
-_AGENTS: VersionedCopy[dict[str, Agent]] = VersionedCopy("agents", seconds=60.0)
+# Workers take a claimed task's agent from it too (by primary key), rather than joining
+# the agent's row, JSON columns and all, into every claim.
+
+
+@dataclass(frozen=True)
+class _Agents:
+    by_slug: dict[str, Agent]
+    by_id: dict[int, Agent]
+
+
+_AGENTS: VersionedCopy[_Agents] = VersionedCopy("agents", seconds=60.0)
 
 
 @dataclass(frozen=True)
@@ -69,17 +79,27 @@ def forget_agents() -> None:
     _AGENTS.forget()
 
 
-def _read_agents() -> dict[str, Agent]:
-    return {agent.slug: agent for agent in Agent.objects.all()}
+def _read_agents() -> _Agents:
+    agents = list(Agent.objects.all())
+    return _Agents({agent.slug: agent for agent in agents}, {agent.pk: agent for agent in agents})
 
 
 def agent_get(slug: str) -> Agent:
     """The agent ``slug``, or AgentNotFoundError. The instance is the caller's own (fields
     may be reassigned or saved); its JSON values (tools, capabilities) are shared with
     the kept copy and must not be changed in place."""
-    agent = _AGENTS.get(_read_agents).get(slug)
+    agent = _AGENTS.get(_read_agents).by_slug.get(slug)
     if agent is None:
         raise AgentNotFoundError(f"No agent {slug!r}.", details={"agent_id": slug})
+    return copy.copy(agent)
+
+
+def agent_by_id(pk: int) -> Agent:
+    """The agent with primary key ``pk`` (a task's agent), as :func:`agent_get` keeps
+    it; read from the database when the kept copy does not have it (yet)."""
+    agent = _AGENTS.get(_read_agents).by_id.get(pk)
+    if agent is None:
+        return Agent.objects.get(pk=pk)
     return copy.copy(agent)
 
 
