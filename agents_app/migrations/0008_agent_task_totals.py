@@ -96,22 +96,19 @@ SQLITE_REVERSE = [
 ]
 
 
-def _run(statements: list[str]):
-    def run(apps, schema_editor):
-        for statement in statements:
-            schema_editor.execute(statement)
-
-    return run
+def _execute(schema_editor, statements: list[str]) -> None:
+    for statement in statements:
+        schema_editor.execute(statement)
 
 
 def forwards(apps, schema_editor):
-    statements = POSTGRESQL if schema_editor.connection.vendor == "postgresql" else SQLITE
-    _run(statements)(apps, schema_editor)
+    postgresql = schema_editor.connection.vendor == "postgresql"
+    _execute(schema_editor, POSTGRESQL if postgresql else SQLITE)
 
 
 def backwards(apps, schema_editor):
-    statements = POSTGRESQL_REVERSE if schema_editor.connection.vendor == "postgresql" else SQLITE_REVERSE
-    _run(statements)(apps, schema_editor)
+    postgresql = schema_editor.connection.vendor == "postgresql"
+    _execute(schema_editor, POSTGRESQL_REVERSE if postgresql else SQLITE_REVERSE)
 
 
 class Migration(migrations.Migration):

@@ -12,6 +12,7 @@ Exactly-once completion rests on two conditional UPDATEs:
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Sequence
@@ -23,7 +24,7 @@ from typing import Any
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import connection
-from django.db.models import F, Model, Q
+from django.db.models import F, Field, Model, Q
 from django.utils import timezone
 
 from agents_app.agent_list import agents_list_changed
@@ -102,6 +103,13 @@ def _claim(task_id: str, worker: str) -> tuple[AgentTask | None, RunOutcome | No
 
 
 def _claim_sql() -> str:
+    # A claim alone in its transaction does not wait for the disk (core/durability.py).
+    return _claim_statement(durability.relaxed_source())
+
+
+@functools.cache
+def _claim_statement(relaxed_source: str | None) -> str:
+    """The claim's SQL, built once per process and variant (it runs once per task)."""
     task_table = connection.ops.quote_name(AgentTask._meta.db_table)
     quote = connection.ops.quote_name
     # The agent comes from the process's kept copy (services.agents.agent_by_id): its
@@ -112,8 +120,7 @@ def _claim_sql() -> str:
     step_table = quote(WorkflowStep._meta.db_table)
     step_task = quote(WorkflowStep._meta.get_field("task").column)
     columns.append(f"EXISTS (SELECT 1 FROM {step_table} AS s WHERE s.{step_task} = t.id)")  # noqa: S608
-    # A claim alone in its transaction does not wait for the disk (core/durability.py).
-    relaxed = f" FROM {source}" if (source := durability.relaxed_source()) else ""
+    relaxed = f" FROM {relaxed_source}" if relaxed_source else ""
     # Table and column names are ours; every value is a parameter.
     return (
         f"UPDATE {task_table} AS t SET status = %s, attempts = t.attempts + 1, started_at = %s, progress = 0, "  # noqa: S608
@@ -165,6 +172,11 @@ _OWNED_NOT_CANCELLED = "status = %s AND attempts = %s AND NOT cancel_requested"
 _OWNED_OR_CANCEL_REQUESTED = "((status = %s AND attempts = %s) OR (status = %s AND cancel_requested))"
 
 
+@functools.cache
+def _task_fields() -> dict[str, Field[Any, Any]]:
+    return {field.name: field for field in AgentTask._meta.concrete_fields}
+
+
 def _update_owned(
     task_pk: Any, values: dict[str, Any], condition: str, condition_params: list[Any], *, relaxed: bool = False
 ) -> int:
@@ -180,7 +192,7 @@ def _update_owned(
     AgentTask and only placeholders for values.
     """
     quote = connection.ops.quote_name
-    concrete = {field.name: field for field in AgentTask._meta.concrete_fields}
+    concrete = _task_fields()
     fields = [concrete[name] for name in values]
     assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
     params = [field.get_db_prep_save(value, connection) for field, value in zip(fields, values.values(), strict=True)]
