@@ -30,8 +30,10 @@ until the binding window ends); a 429 adds Retry-After and the error envelope.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -42,6 +44,7 @@ import redis
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, Resolver404, resolve, reverse
+from redis.exceptions import NoScriptError
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
@@ -67,48 +70,107 @@ _LOCAL_MAX_KEYS = 100_000
 # ARGV: the number of windows; limit and window (seconds) for each counter, in order;
 # the initial value for a version counter that does not exist yet.
 # Returns {allowed, binding index (0 = none), counts..., ttls_ms..., first_rejection, versions...}.
+# The script runs atomically, so counting first and taking the count back when a window
+# refuses is the same as checking first: a refused request spends no budget. Two
+# commands per window (INCR, then PEXPIRE for a new counter or PTTL) and one MGET for
+# the versions: Redis' CPU per request is part of the API's throughput (PERF P1).
 _LUA = """
 local n = tonumber(ARGV[1])
 local counts, ttls = {}, {}
 local blocked = 0
-local function versions(out)
-  for i = n + 2, #KEYS do
-    redis.call('SET', KEYS[i], ARGV[2 * n + 2], 'NX')
-    out[#out + 1] = redis.call('GET', KEYS[i])
-  end
-  return out
-end
-for i = 1, n do
-  local count = tonumber(redis.call('GET', KEYS[i]) or '0')
-  local ttl = redis.call('PTTL', KEYS[i])
-  local window_ms = tonumber(ARGV[2 * i + 1]) * 1000
-  if ttl < 0 then
-    if count > 0 then redis.call('PEXPIRE', KEYS[i], window_ms) end
-    ttl = window_ms
-  end
-  counts[i], ttls[i] = count, ttl
-  if blocked == 0 and count >= tonumber(ARGV[2 * i]) then blocked = i end
-end
-if blocked > 0 then
-  local first = redis.call('SET', KEYS[n + 1], '1', 'NX', 'PX', ttls[blocked])
-  local out = {0, blocked}
-  for i = 1, n do out[#out + 1] = counts[i] end
-  for i = 1, n do out[#out + 1] = ttls[i] end
-  out[#out + 1] = first and 1 or 0
-  return versions(out)
-end
-local out = {1, 0}
 for i = 1, n do
   local count = redis.call('INCR', KEYS[i])
-  if count == 1 then redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[2 * i + 1]) * 1000) end
-  counts[i] = count
-  ttls[i] = redis.call('PTTL', KEYS[i])
+  local window_ms = tonumber(ARGV[2 * i + 1]) * 1000
+  local ttl = window_ms
+  if count == 1 then
+    redis.call('PEXPIRE', KEYS[i], window_ms)
+  else
+    ttl = redis.call('PTTL', KEYS[i])
+    if ttl < 0 then
+      redis.call('PEXPIRE', KEYS[i], window_ms)
+      ttl = window_ms
+    end
+  end
+  counts[i], ttls[i] = count, ttl
+  if blocked == 0 and count > tonumber(ARGV[2 * i]) then blocked = i end
+end
+local out = {1, 0}
+local first = 0
+if blocked > 0 then
+  out[1], out[2] = 0, blocked
+  for i = 1, n do counts[i] = redis.call('DECR', KEYS[i]) end
+  if redis.call('SET', KEYS[n + 1], '1', 'NX', 'PX', ttls[blocked]) then first = 1 end
 end
 for i = 1, n do out[#out + 1] = counts[i] end
 for i = 1, n do out[#out + 1] = ttls[i] end
-out[#out + 1] = 0
-return versions(out)
+out[#out + 1] = first
+if #KEYS > n + 1 then
+  local names = {}
+  for i = n + 2, #KEYS do names[#names + 1] = KEYS[i] end
+  local values = redis.call('MGET', unpack(names))
+  for i, value in ipairs(values) do
+    if not value then
+      redis.call('SET', names[i], ARGV[2 * n + 2], 'NX')
+      value = ARGV[2 * n + 2]
+    end
+    out[#out + 1] = value
+  end
+end
+return out
 """
+
+
+class _Script:
+    """One Lua script called over one Redis connection per thread.
+
+    The limiter runs on every API request; redis-py's client layers around a call
+    (pool check-out with a readiness poll, retry wrapper, argument deprecation shim,
+    response callbacks) cost more CPU than the round trip itself (bench/README.md,
+    PERF P1). The connection is redis-py's own (same URL parsing, TLS, timeouts, health
+    check and reply parser). A call does not retry after a timeout (the script may have
+    run; the limiter falls back instead of counting twice); a connection error is tried
+    once more on a new connection (a server restart drops idle connections).
+    """
+
+    def __init__(self, url: str, source: str, **connection_kwargs: Any) -> None:
+        pool = redis.ConnectionPool.from_url(url, **connection_kwargs)
+        self._connection_class = pool.connection_class
+        self._connection_kwargs = pool.connection_kwargs
+        self._source = source.encode()
+        self._sha = hashlib.sha1(self._source, usedforsecurity=False).hexdigest()
+        self._local = threading.local()
+
+    def _connection(self) -> Any:
+        pid = os.getpid()
+        held = getattr(self._local, "held", None)
+        if held is None or held[0] != pid:  # first call in this thread, or a forked child
+            held = (pid, self._connection_class(**self._connection_kwargs))
+            self._local.held = held
+        return held[1]
+
+    def __call__(self, keys: Sequence[str], args: Sequence[int]) -> Any:
+        connection = self._connection()
+        for attempt in (1, 2):
+            try:
+                connection.send_packed_command(connection.pack_command("EVALSHA", self._sha, len(keys), *keys, *args))
+                return connection.read_response()
+            except NoScriptError:  # Redis restarted or flushed its scripts: EVAL loads it again
+                connection.send_packed_command(connection.pack_command("EVAL", self._source, len(keys), *keys, *args))
+                return connection.read_response()
+            except redis.ConnectionError:
+                connection.disconnect()
+                if attempt == 2:
+                    raise
+            except BaseException:
+                connection.disconnect()  # a reply may still be on its way: never reuse the socket
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def close(self) -> None:
+        """Close this thread's connection (tests)."""
+        held = getattr(self._local, "held", None)
+        if held is not None:
+            held[1].disconnect()
 
 
 @dataclass(frozen=True)
@@ -211,15 +273,15 @@ class RateLimiter:
         self._event_next_at = 0.0
         self._event_interval = max(30.0, breaker_seconds * 6)
         self._client: redis.Redis | None = None
-        self._script: Any = None
+        self._script: _Script | None = None
         if redis_url:
-            self._client = redis.Redis.from_url(
-                redis_url,
-                socket_timeout=_REDIS_TIMEOUT_SECONDS,
-                socket_connect_timeout=_REDIS_TIMEOUT_SECONDS,
-                health_check_interval=30,
-            )
-            self._script = self._client.register_script(_LUA)
+            options: dict[str, Any] = {
+                "socket_timeout": _REDIS_TIMEOUT_SECONDS,
+                "socket_connect_timeout": _REDIS_TIMEOUT_SECONDS,
+                "health_check_interval": 30,
+            }
+            self._client = redis.Redis.from_url(redis_url, **options)  # reset() only
+            self._script = _Script(redis_url, _LUA, **options)
 
     @property
     def shared(self) -> bool:
@@ -234,7 +296,7 @@ class RateLimiter:
         """Count one request of ``identity`` in every window; with Redis, also read the
         named version counters (devskyy/core/versions.py) in the same round trip."""
         keys, rejected_key = self._keys(identity, windows)
-        if self._client is None:
+        if self._script is None:
             return self.local.hit(keys, rejected_key, windows)
         if time.monotonic() < self._open_until:
             return self.local.hit(keys, rejected_key, windows)

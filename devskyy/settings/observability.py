@@ -22,11 +22,7 @@ LOGGING: dict[str, Any] = {
     "disable_existing_loggers": False,
     "filters": {"request_context": {"()": "devskyy.core.logging.RequestContextFilter"}},
     "formatters": {
-        "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
-        },
+        "json": {"()": "devskyy.core.logging.JsonFormatter"},
         "text": {"format": "%(asctime)s %(levelname)-7s [%(request_id)s] %(name)s: %(message)s"},
     },
     "handlers": {

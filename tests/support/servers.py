@@ -160,6 +160,12 @@ class RedisProcess:
         self.url = f"redis://127.0.0.1:{port}/0"
         self._process: subprocess.Popen[bytes] | None = None
 
+    @property
+    def pid(self) -> int:
+        if self._process is None:
+            raise RuntimeError("redis-server is not running")
+        return self._process.pid
+
     def start(self) -> None:
         binary = shutil.which("redis-server")
         if binary is None:

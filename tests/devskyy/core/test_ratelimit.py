@@ -192,3 +192,115 @@ def test_a_throttled_request_is_counted_under_its_route_template() -> None:
     _me()
     assert _me().status_code == 429
     assert REGISTRY.get_sample_value("http_requests_total", labels) == before + 1
+
+
+# --- the Redis script: the same algorithm as in memory, and its connection --------------
+@pytest.fixture
+def shared_limiter(settings):
+    limiter = RateLimiter(settings.REDIS_URL, prefix="rlscript", breaker_seconds=0.5)
+    limiter.reset()
+    yield limiter
+    limiter.reset()
+
+
+@pytest.mark.services
+def test_the_script_counts_resets_and_refuses_like_the_memory_limiter(shared_limiter) -> None:
+    windows = [Window("minute", 2, 1)]
+    decisions = [shared_limiter.hit("ip:x", windows) for _ in range(4)]
+    assert [(d.allowed, d.remaining, d.backend) for d in decisions] == [
+        (True, 1, "redis"),
+        (True, 0, "redis"),
+        (False, 0, "redis"),
+        (False, 0, "redis"),
+    ]
+    # The first refusal in a window is flagged (audited once), later ones are not.
+    assert [d.first_rejection for d in decisions[2:]] == [True, False]
+    assert decisions[2].reset_after == 1
+    time.sleep(1.05)
+    again = shared_limiter.hit("ip:x", windows)
+    assert (again.allowed, again.remaining) == (True, 1)
+
+
+@pytest.mark.services
+def test_the_script_spends_no_budget_on_refused_requests(shared_limiter) -> None:
+    windows = [Window("minute", 1, 1), Window("hour", 3, 3600)]
+    assert [shared_limiter.hit("u", windows).allowed for _ in range(5)] == [True, False, False, False, False]
+    time.sleep(1.05)
+    assert shared_limiter.hit("u", windows).allowed
+    assert shared_limiter.hit("u", [Window("hour", 3, 3600)]).remaining == 0
+    # Refused by the hour, the minute window is not started or spent either.
+    refused = shared_limiter.hit("v", [Window("minute", 5, 60), Window("hour", 0, 3600)])
+    assert (refused.allowed, refused.limit) == (False, 0)
+    assert shared_limiter.hit("v", [Window("minute", 5, 60)]).remaining == 4
+
+
+@pytest.mark.services
+def test_the_script_reads_version_counters_and_creates_missing_ones(shared_limiter) -> None:
+    import redis as redis_lib
+
+    from devskyy.core import versions
+
+    client = redis_lib.Redis.from_url(_url(shared_limiter))
+    client.delete(versions.key("rl-test-a"), versions.key("rl-test-b"))
+    client.set(versions.key("rl-test-a"), 41)
+    before = versions.initial_value()
+    decision = shared_limiter.hit("ip:v", [Window("minute", 5, 60)], ("rl-test-a", "rl-test-b"))
+    assert decision.versions is not None
+    assert decision.versions["rl-test-a"] == 41
+    created = decision.versions["rl-test-b"]
+    assert created >= before
+    stored = client.get(versions.key("rl-test-b"))
+    assert int(stored) == created  # type: ignore[arg-type]  # sync client
+    # Refused requests read them too.
+    refused = shared_limiter.hit("ip:v", [Window("minute", 0, 60)], ("rl-test-a",))
+    assert not refused.allowed
+    assert refused.versions == {"rl-test-a": 41}
+    client.delete(versions.key("rl-test-a"), versions.key("rl-test-b"))
+
+
+def _url(limiter: RateLimiter) -> str:
+    kwargs = limiter._client.connection_pool.connection_kwargs  # type: ignore[union-attr]
+    return f"redis://{kwargs['host']}:{kwargs['port']}/{kwargs.get('db', 0)}"
+
+
+@pytest.mark.services
+def test_the_script_survives_a_script_flush_and_a_dropped_connection(shared_limiter) -> None:
+    import redis as redis_lib
+
+    windows = [Window("minute", 10, 60)]
+    assert shared_limiter.hit("ip:f", windows).remaining == 9
+    client = redis_lib.Redis.from_url(_url(shared_limiter))
+    client.script_flush()
+    flushed = shared_limiter.hit("ip:f", windows)
+    assert (flushed.backend, flushed.remaining) == ("redis", 8)
+    host, port = shared_limiter._script._connection()._sock.getsockname()[:2]
+    client.client_kill(f"{host}:{port}")  # the server drops the limiter's connection
+    dropped = shared_limiter.hit("ip:f", windows)
+    assert (dropped.backend, dropped.remaining) == ("redis", 7)
+
+
+@pytest.mark.services
+def test_a_timed_out_call_is_not_sent_twice() -> None:
+    """A reply that does not come in time: the limiter answers from memory at once and
+    does not send the script again (it may have run: a retry would count twice)."""
+    import os
+    import signal
+
+    with redis_server() as server:
+        limiter = RateLimiter(server.url, prefix="timeout", breaker_seconds=0.3)
+        windows = [Window("minute", 10, 60)]
+        assert limiter.hit("ip:t", windows).remaining == 9
+        pid = server.pid
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            stalled = limiter.hit("ip:t", windows)
+            waited = time.monotonic() - started
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        assert stalled.backend == "local"
+        assert waited < 1.0
+        time.sleep(0.4)  # past the breaker
+        after = limiter.hit("ip:t", windows)
+        # 1 before, 1 sent while Redis was stopped (run once when it resumed), this one.
+        assert (after.backend, after.remaining) == ("redis", 7)
