@@ -174,6 +174,27 @@ def render_latest() -> bytes:
     return generate_latest(scrape_registry())
 
 
+# (method, route template, status, /api/ path) -> the labelled children it counts into.
+# Bounded by what labels them: methods, route templates and status codes.
+_RequestSeries = tuple[Counter, Histogram, Histogram | None]
+_request_series: dict[tuple[str, str, int, bool], _RequestSeries] = {}
+
+
+def _series(method: str, route: str, status: int, api: bool) -> _RequestSeries:
+    """The labelled children for one kind of request, looked up once (``labels()``
+    validates and locks on every call: 1.4% of an API request's CPU, PERF P1)."""
+    key = (method, route, status, api)
+    series = _request_series.get(key)
+    if series is None:
+        series = (
+            HTTP_REQUESTS.labels(method=method, route=route, status=str(status)),
+            HTTP_REQUEST_DURATION.labels(method=method, route=route),
+            API_REQUEST_DURATION.labels(method=method, route=route, status_class=f"{status // 100}xx") if api else None,
+        )
+        _request_series[key] = series
+    return series
+
+
 class PrometheusMiddleware:
     """Counts every request by method, route template and status; times it."""
 
@@ -189,11 +210,13 @@ class PrometheusMiddleware:
         match = request.resolver_match
         route = "/" + match.route if match is not None else UNMATCHED_ROUTE
         method = request.method if request.method in _KNOWN_METHODS else "OTHER"
-        status = response.status_code
-        HTTP_REQUESTS.labels(method=method, route=route, status=str(status)).inc()
-        HTTP_REQUEST_DURATION.labels(method=method, route=route).observe(elapsed)
-        if request.path.startswith("/api/"):
-            API_REQUEST_DURATION.labels(method=method, route=route, status_class=f"{status // 100}xx").observe(elapsed)
+        count, duration, api_duration = _series(
+            str(method), route, response.status_code, request.path.startswith("/api/")
+        )
+        count.inc()
+        duration.observe(elapsed)
+        if api_duration is not None:
+            api_duration.observe(elapsed)
         return response
 
 

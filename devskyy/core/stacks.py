@@ -35,6 +35,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
+from django.http import HttpRequest
+from django.urls import ResolverMatch, get_resolver
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -53,12 +55,49 @@ def _middleware_setting(names: list[str]) -> Iterator[None]:
         settings.MIDDLEWARE = full
 
 
+# Paths whose resolution a stack keeps; past this the whole table is dropped and
+# refilled (paths carrying ids are unbounded, route templates are not).
+RESOLVED_PATHS_MAX = 2048
+
+
 class StackHandler(WSGIHandler):
-    """Django's WSGI handler with its own middleware list."""
+    """Django's WSGI handler with its own middleware list.
+
+    It also keeps what each path resolved to: Django walks the URL patterns, matching
+    a regular expression per level, on every request (6% of an API request's CPU,
+    PERF P1, bench/README.md). A resolution depends only on the path and the URL conf,
+    so the result is kept per path for the current root resolver (a new URL conf, as
+    ``clear_url_caches`` makes, starts an empty table). Each request gets its own copy
+    of the match with its own ``kwargs`` (views may change theirs); a path that does
+    not resolve raises ``Resolver404`` every time and is not kept. A request whose
+    middleware set ``request.urlconf`` is resolved by Django as usual.
+    """
 
     def __init__(self, middleware: list[str]) -> None:
         self.middleware = list(middleware)
+        self._resolved: tuple[object, dict[str, ResolverMatch]] = (None, {})
         super().__init__()
+
+    def resolve_request(self, request: HttpRequest) -> ResolverMatch:
+        if hasattr(request, "urlconf"):
+            return super().resolve_request(request)
+        resolver = get_resolver()
+        owner, table = self._resolved
+        if owner is not resolver:
+            table = {}
+            self._resolved = (resolver, table)
+        path = request.path_info
+        match = table.get(path)
+        if match is None:
+            match = resolver.resolve(path)
+            if len(table) >= RESOLVED_PATHS_MAX:
+                table.clear()
+            table[path] = match
+        mine = object.__new__(ResolverMatch)
+        mine.__dict__.update(match.__dict__)
+        mine.kwargs = dict(match.kwargs)
+        request.resolver_match = mine
+        return mine
 
     def load_middleware(self, is_async: bool = False) -> None:
         with _middleware_setting(self.middleware):

@@ -161,3 +161,64 @@ def test_every_api_route_is_a_drf_view() -> None:
 
 def _is_drf_view(view_class: Any) -> bool:
     return isinstance(view_class, type) and issubclass(view_class, APIView)
+
+
+# --- the resolution table of a stack ---------------------------------------------------
+def _request(path: str) -> Any:
+    from django.test import RequestFactory
+
+    return RequestFactory().get(path)
+
+
+def test_a_stack_resolves_a_path_once_and_gives_each_request_its_own_match() -> None:
+    from django.urls import resolve
+
+    from devskyy.core.stacks import StackHandler
+
+    handler = StackHandler(settings.API_MIDDLEWARE)
+    path = "/api/v1/tasks/3f0e9a52-8f1e-4c8e-9d7e-2a4b6c8d0e1f"
+    first = handler.resolve_request(request := _request(path))
+    assert request.resolver_match is first
+    first.kwargs["changed_by_a_view"] = True
+    second = handler.resolve_request(_request(path))
+    assert second is not first
+    expected = resolve(path)
+    assert (second.func, second.args, second.kwargs, second.route, second.view_name) == (
+        expected.func,
+        expected.args,
+        expected.kwargs,
+        expected.route,
+        expected.view_name,
+    )
+    assert "changed_by_a_view" not in second.kwargs
+    assert len(handler._resolved[1]) == 1
+
+
+def test_a_path_that_does_not_resolve_is_not_kept() -> None:
+    from django.urls import Resolver404
+
+    from devskyy.core.stacks import StackHandler
+
+    handler = StackHandler(settings.API_MIDDLEWARE)
+    for _ in range(2):
+        with pytest.raises(Resolver404):
+            handler.resolve_request(_request("/api/v1/no-such-route"))
+    assert handler._resolved[1] == {}
+
+
+def test_a_new_url_conf_starts_a_new_table(settings: Any) -> None:
+    from django.urls import Resolver404
+
+    from devskyy.core.stacks import RESOLVED_PATHS_MAX, StackHandler
+
+    handler = StackHandler(settings.API_MIDDLEWARE)
+    assert handler.resolve_request(_request("/live")).url_name == "live"
+    with pytest.raises(Resolver404):
+        handler.resolve_request(_request("/api/v1/boom"))
+    settings.ROOT_URLCONF = "tests.devskyy.boom_urls"  # Django clears its URL caches
+    assert handler.resolve_request(_request("/api/v1/boom")).func.__name__ == "boom"
+    assert list(handler._resolved[1]) == ["/api/v1/boom"]
+    # The table stays bounded: full, it is emptied and refilled.
+    handler._resolved[1].update({f"/x/{n}": handler._resolved[1]["/api/v1/boom"] for n in range(RESOLVED_PATHS_MAX)})
+    handler.resolve_request(_request("/live"))
+    assert list(handler._resolved[1]) == ["/live"]
