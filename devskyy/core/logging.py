@@ -20,7 +20,7 @@ class RequestContextFilter(logging.Filter):
     """Adds ``request_id`` to every record (``-`` outside a request)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not hasattr(record, "request_id"):
+        if "request_id" not in record.__dict__:
             record.request_id = current_request_id()
         return True
 

@@ -138,7 +138,7 @@ MIDDLEWARE = [
     "devskyy.core.metrics.PrometheusMiddleware",
     # Per-minute/hour request figures in Redis for the monitoring API (one pipelined write).
     "devskyy.core.request_stats.RequestStatsMiddleware",
-    "corsheaders.middleware.CorsMiddleware",
+    "devskyy.core.cors.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -169,7 +169,7 @@ PROBE_MIDDLEWARE = [
     "devskyy.core.middleware.RequestContextMiddleware",
     "devskyy.core.metrics.PrometheusMiddleware",
     "devskyy.core.request_stats.RequestStatsMiddleware",
-    "corsheaders.middleware.CorsMiddleware",
+    "devskyy.core.cors.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
 ]
 
