@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import random
 import re
-import uuid
 from contextvars import ContextVar
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
@@ -19,7 +19,10 @@ def new_request_id(incoming: str | None) -> str:
     """
     if incoming and _VALID_REQUEST_ID.match(incoming):
         return incoming
-    return uuid.uuid4().hex
+    # 128 random bits as 32 hex digits, as uuid4().hex wrote them. Not a secret, only
+    # unique: Python's generator (reseeded in every forked worker) instead of a system
+    # call per request for the operating system's randomness (PERF P1).
+    return f"{random.getrandbits(128):032x}"  # noqa: S311
 
 
 def current_request_id() -> str:

@@ -85,13 +85,24 @@ def bucket_index(duration_ms: float) -> int:
     return len(LATENCY_BUCKETS_MS)
 
 
-def _fields(klass: str, status: int, duration_ms: float) -> dict[str, int]:
-    status_class = f"{min(5, max(1, status // 100))}xx"
-    return {
-        f"n:{klass}:{status_class}": 1,
-        f"h:{klass}:{bucket_index(duration_ms)}": 1,
-        f"us:{klass}": int(duration_ms * 1000),
-    }
+# (minute, route class, status class 1-5, latency bucket index): one kind of request.
+_Sample = tuple[int, str, int, int]
+
+
+def _increments(samples: dict[_Sample, list[int]]) -> list[tuple[str, dict[str, int], int]]:
+    """Counts and latency sums per kind of request -> the fields to add to each minute
+    and hour hash (module docstring)."""
+    sums: dict[str, tuple[Counter[str], int]] = {}
+    for (minute, klass, status_class, bucket), (count, micros) in samples.items():
+        for key, ttl in ((_key(60, minute), MINUTE_TTL), (_key(3600, minute // 60), HOUR_TTL)):
+            entry = sums.get(key)
+            if entry is None:
+                entry = sums[key] = (Counter(), ttl)
+            fields = entry[0]
+            fields[f"n:{klass}:{status_class}xx"] += count
+            fields[f"h:{klass}:{bucket}"] += count
+            fields[f"us:{klass}"] += micros
+    return [(key, dict(fields), ttl) for key, (fields, ttl) in sums.items()]
 
 
 def _key(step: int, bucket: int) -> str:
@@ -176,28 +187,29 @@ def store() -> LocalStore | RedisStore:
 
 
 class _Pending:
-    """This process's figures not yet written to Redis: key -> (field sums, ttl)."""
+    """This process's requests not yet written to Redis, counted per kind of request
+    (a request costs a dict update; the fields are built once per flush)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.sums: dict[str, tuple[Counter[str], int]] = {}
+        self.samples: dict[_Sample, list[int]] = {}  # -> [requests, latency sum in us]
         self.pid = 0  # the process whose flusher thread runs
         self.flushed_at = time.monotonic()
 
-    def add(self, increments: list[tuple[str, dict[str, int], int]]) -> None:
+    def add(self, sample: _Sample, micros: int) -> None:
         with self.lock:
-            for key, fields, ttl in increments:
-                entry = self.sums.get(key)
-                if entry is None:
-                    self.sums[key] = (Counter(fields), ttl)
-                else:
-                    entry[0].update(fields)
+            entry = self.samples.get(sample)
+            if entry is None:
+                self.samples[sample] = [1, micros]
+            else:
+                entry[0] += 1
+                entry[1] += micros
 
     def take(self) -> list[tuple[str, dict[str, int], int]]:
         with self.lock:
-            taken, self.sums = self.sums, {}
+            taken, self.samples = self.samples, {}
             self.flushed_at = time.monotonic()
-        return [(key, dict(sums), ttl) for key, (sums, ttl) in taken.items()]
+        return _increments(taken)
 
 
 _pending = _Pending()
@@ -234,7 +246,7 @@ def _ensure_flusher() -> None:
         if _pending.pid == pid:
             return
         # A forked child must not write what its parent had pending (the parent does).
-        _pending.sums = {}
+        _pending.samples = {}
         _pending.pid = pid
     threading.Thread(target=_flush_loop, name="devskyy-request-stats", daemon=True).start()
 
@@ -245,15 +257,14 @@ atexit.register(flush)
 def record(*, path: str, status: int, duration_ms: float, now: float | None = None) -> None:
     """Count one request (the middleware's call; tests may call it with a fixed ``now``)."""
     now = time.time() if now is None else now
-    fields = _fields(route_class(path), status, duration_ms)
-    increments = [(_key(60, int(now // 60)), fields, MINUTE_TTL), (_key(3600, int(now // 3600)), fields, HOUR_TTL)]
-    target = store()
+    sample = (int(now // 60), route_class(path), min(5, max(1, status // 100)), bucket_index(duration_ms))
+    micros = int(duration_ms * 1000)
     interval = settings.REQUEST_STATS_FLUSH_SECONDS
-    if isinstance(target, LocalStore) or interval <= 0:
-        target.add(increments, now)
+    if interval <= 0 or not isinstance(caches["default"], DevskyyRedisCache):
+        store().add(_increments({sample: [1, micros]}), now)
         return
     _ensure_flusher()
-    _pending.add(increments)
+    _pending.add(sample, micros)
 
 
 @dataclass

@@ -111,6 +111,12 @@ def _record_and_check(reader: APIClient) -> None:
     assert (providers["openai"]["calls"], providers["openai"]["failed_calls"]) == (2, 1)
     assert (providers["anthropic"]["prompt_tokens"], providers["anthropic"]["completion_tokens"]) == (500, 100)
 
+    # The hour hashes hold the same requests as the minute ones.
+    hourly = reader.get(URL, {"metrics": "performance", "time_range": "24h"}).json()["metrics"]["performance"]
+    for name in ("requests", "by_status_class", "latency_ms", "error_rate_pct"):
+        assert hourly["by_route_class"]["other"][name] == other[name], name
+    assert hourly["requests"] >= 16  # and whatever the reader's own requests added
+
     # The wider window sees the old failure too; only the asked groups are returned.
     day = reader.get(URL, {"metrics": "tasks", "time_range": "24h"}).json()
     assert set(day["metrics"]) == {"tasks"}
