@@ -240,8 +240,8 @@ def api_key_authenticate(raw: str, request: HttpRequest | None = None) -> APIKey
 def api_key_for_request(request: HttpRequest) -> APIKey | APIKeyRejectedError | None:
     """Authenticate the request's API key once per request (the rate limiter and DRF
     both ask); None when the request carries no key."""
-    if hasattr(request, _CACHE_ATTR):
-        cached: APIKey | APIKeyRejectedError | None = getattr(request, _CACHE_ATTR)
+    if _CACHE_ATTR in request.__dict__:  # not hasattr: a miss raises and catches an AttributeError
+        cached: APIKey | APIKeyRejectedError | None = request.__dict__[_CACHE_ATTR]
         return cached
     raw = raw_key_from_request(request)
     result: APIKey | APIKeyRejectedError | None

@@ -79,7 +79,7 @@ class StackHandler(WSGIHandler):
         super().__init__()
 
     def resolve_request(self, request: HttpRequest) -> ResolverMatch:
-        if hasattr(request, "urlconf"):
+        if "urlconf" in request.__dict__:  # set by a middleware (an instance field)
             return super().resolve_request(request)
         resolver = get_resolver()
         owner, table = self._resolved

@@ -114,7 +114,10 @@ def _retry_pending(client: redis.Redis) -> None:
 def current(name: str, request: Any = None) -> int | None:
     """The version now (prefetched for ``request`` when it was), or None if unknown."""
     if request is not None:
-        prefetched: Mapping[str, int] | None = getattr(getattr(request, "_request", request), REQUEST_ATTR, None)
+        # A DRF request wraps Django's, which holds them. Instance fields, not getattr():
+        # a missing attribute costs a raised and caught AttributeError on every request.
+        fields = vars(request)
+        prefetched: Mapping[str, int] | None = vars(fields.get("_request", request)).get(REQUEST_ATTR)
         if prefetched is not None and name in prefetched:
             return prefetched[name]
     client = _redis()
