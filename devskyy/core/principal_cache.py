@@ -28,6 +28,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Model
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import AccessToken, Token
 
@@ -97,9 +98,21 @@ def user(user_id: Any, request: Any, load: Any) -> Any:
     if version is not None:
         entry = _users.get(user_id)
         if entry is not None and entry[0] == version and time.monotonic() < entry[1]:
-            return copy.copy(entry[2])
+            return private_copy(entry[2])
     loaded = load(user_id)
     if version is not None and settings.AUTH_CACHE_SECONDS > 0:
         _store(_users, user_id, (version, time.monotonic() + settings.AUTH_CACHE_SECONDS, loaded))
-        return copy.copy(loaded)
+        return private_copy(loaded)
     return loaded
+
+
+def private_copy(instance: Any) -> Any:
+    """What ``copy.copy`` makes of a model instance (its fields, and its own state with
+    its own cache of related rows), without the pickling round trip copy.copy takes
+    for models (``__reduce__``, a model lookup by name, a version check): that was 5%
+    of a JWT request's CPU (PERF P1). Anything else is copied by ``copy.copy``."""
+    if not isinstance(instance, Model):
+        return copy.copy(instance)
+    clone = instance.__class__.__new__(instance.__class__)
+    clone.__dict__.update(instance.__getstate__())
+    return clone

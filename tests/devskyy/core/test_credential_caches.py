@@ -172,3 +172,43 @@ def test_with_redis_unreachable_nothing_is_served_from_memory(settings) -> None:
         finally:
             ratelimit._limiter = None
             versions._open_until = 0.0
+
+
+def test_a_remembered_user_is_handed_out_as_a_private_copy() -> None:
+    import copy
+
+    from devskyy.core.principal_cache import private_copy
+    from devskyy.core.roles import roles_of
+
+    user = make_user(Role.OPERATOR)
+    roles = roles_of(user)
+    user.groups.all()  # noqa: B018 - a related manager touched, as a view might
+    first = private_copy(user)
+    assert first is not user
+    assert first.__class__ is user.__class__
+    assert (first.pk, first.username, first.password, first.is_active) == (
+        user.pk,
+        user.username,
+        user.password,
+        user.is_active,
+    )
+    assert roles_of(first) == roles
+    assert first._state is not user._state
+    assert first._state.fields_cache is not user._state.fields_cache
+    assert (first._state.db, first._state.adding) == (user._state.db, user._state.adding)
+    # What a view does to its request.user stays on its copy.
+    first.first_name = "changed"
+    first._state.fields_cache["x"] = object()
+    first.extra = 1
+    second = private_copy(user)
+    assert (second.first_name, hasattr(second, "extra"), "x" in second._state.fields_cache) == (
+        user.first_name,
+        False,
+        False,
+    )
+    # As copy.copy would have made it, field for field (less pickling's version stamp).
+    reference = copy.copy(user)
+    assert {k: v for k, v in vars(second).items() if k != "_state"} == {
+        k: v for k, v in vars(reference).items() if k not in ("_state", "_django_version")
+    }
+    second.save(update_fields=["first_name"])  # a copy is a working model instance
