@@ -150,7 +150,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: turns a django-axes lockout flag into the lockout response.
-    "axes.middleware.AxesMiddleware",
+    "devskyy.core.middleware.AxesMiddleware",
 ]
 # Layers that serve only browser pages (admin, dashboard, static files): the JSON API
 # and the probes run without them (devskyy/core/stacks.py; PERF P1/P3, bench/README.md).
