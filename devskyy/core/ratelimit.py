@@ -64,11 +64,15 @@ HOUR = 3600
 # A limiter check must not hold a request for Redis' full socket timeout.
 _REDIS_TIMEOUT_SECONDS = 0.5
 _LOCAL_MAX_KEYS = 100_000
+# Packed script calls kept (one per client and kind of request); past this, all are dropped.
+_PACKED_MAX = 10_000
 
 # KEYS: one counter per window, one "rejected already" marker, then version counters
 # (devskyy/core/versions.py) read in the same round trip.
-# ARGV: the number of windows; limit and window (seconds) for each counter, in order;
-# the initial value for a version counter that does not exist yet.
+# ARGV: the number of windows; limit and window (seconds) for each counter, in order.
+# A version counter that does not exist yet starts at the server's clock in
+# microseconds (devskyy/core/versions.py initial_value), so the arguments of a client's
+# check never change and its packed command is built once.
 # Returns {allowed, binding index (0 = none), counts..., ttls_ms..., first_rejection, versions...}.
 # The script runs atomically, so counting first and taking the count back when a window
 # refuses is the same as checking first: a refused request spends no budget. Two
@@ -110,8 +114,9 @@ if #KEYS > n + 1 then
   local values = redis.call('MGET', unpack(names))
   for i, value in ipairs(values) do
     if not value then
-      redis.call('SET', names[i], ARGV[2 * n + 2], 'NX')
-      value = ARGV[2 * n + 2]
+      local now = redis.call('TIME')
+      value = now[1] .. string.format('%06d', tonumber(now[2]))
+      redis.call('SET', names[i], value, 'NX')
     end
     out[#out + 1] = value
   end
@@ -148,11 +153,17 @@ class _Script:
             self._local.held = held
         return held[1]
 
-    def __call__(self, keys: Sequence[str], args: Sequence[int]) -> Any:
+    def pack(self, keys: Sequence[str], args: Sequence[int]) -> tuple[Any, Sequence[str], Sequence[int]]:
+        """The EVALSHA command for ``keys`` and ``args``, packed once (a caller may keep it)."""
+        connection = self._connection()
+        return connection.pack_command("EVALSHA", self._sha, len(keys), *keys, *args), keys, args
+
+    def __call__(self, packed: tuple[Any, Sequence[str], Sequence[int]]) -> Any:
+        command, keys, args = packed
         connection = self._connection()
         for attempt in (1, 2):
             try:
-                connection.send_packed_command(connection.pack_command("EVALSHA", self._sha, len(keys), *keys, *args))
+                connection.send_packed_command(command)
                 return connection.read_response()
             except NoScriptError:  # Redis restarted or flushed its scripts: EVAL loads it again
                 connection.send_packed_command(connection.pack_command("EVAL", self._source, len(keys), *keys, *args))
@@ -274,6 +285,7 @@ class RateLimiter:
         self._event_interval = max(30.0, breaker_seconds * 6)
         self._client: redis.Redis | None = None
         self._script: _Script | None = None
+        self._packed: dict[tuple[Any, ...], Any] = {}
         if redis_url:
             options: dict[str, Any] = {
                 "socket_timeout": _REDIS_TIMEOUT_SECONDS,
@@ -292,24 +304,34 @@ class RateLimiter:
         keys = [f"{base}:{w.scope or identity}:{w.name}:{w.seconds}" for w in windows]
         return keys, f"{base}:{identity}:rejected"
 
+    def _command(self, identity: str, windows: Sequence[Window], versions: Sequence[str]) -> Any:
+        """The packed script call for this client, these windows and versions: built once
+        and kept (its arguments never change), so a check costs no string building."""
+        assert self._script is not None  # noqa: S101 - only called with Redis
+        cache_key = (identity, tuple(windows), tuple(versions), settings.CACHE_KEY_PREFIX)
+        packed = self._packed.get(cache_key)
+        if packed is None:
+            keys, rejected_key = self._keys(identity, windows)
+            args: list[int] = [len(windows)]
+            for window in windows:
+                args += [window.limit, window.seconds]
+            version_keys = [version_counters.key(name) for name in versions]
+            packed = self._script.pack([*keys, rejected_key, *version_keys], args)
+            if len(self._packed) >= _PACKED_MAX:
+                self._packed.clear()
+            self._packed[cache_key] = packed
+        return packed
+
     def hit(self, identity: str, windows: Sequence[Window], versions: Sequence[str] = ()) -> Decision:
         """Count one request of ``identity`` in every window; with Redis, also read the
         named version counters (devskyy/core/versions.py) in the same round trip."""
-        keys, rejected_key = self._keys(identity, windows)
-        if self._script is None:
-            return self.local.hit(keys, rejected_key, windows)
-        if time.monotonic() < self._open_until:
-            return self.local.hit(keys, rejected_key, windows)
-        args: list[int] = [len(windows)]
-        for window in windows:
-            args += [window.limit, window.seconds]
-        args.append(version_counters.initial_value())
-        version_keys = [version_counters.key(name) for name in versions]
+        if self._script is None or time.monotonic() < self._open_until:
+            return self.local.hit(*self._keys(identity, windows), windows)
         try:
-            raw = self._script(keys=[*keys, rejected_key, *version_keys], args=args)
+            raw = self._script(self._command(identity, windows, versions))
         except redis.RedisError as exc:
             self._redis_failed(exc)
-            return self.local.hit(keys, rejected_key, windows)
+            return self.local.hit(*self._keys(identity, windows), windows)
         self._open_until = 0.0
         n = len(windows)
         allowed = bool(int(raw[0]))

@@ -304,3 +304,20 @@ def test_a_timed_out_call_is_not_sent_twice() -> None:
         after = limiter.hit("ip:t", windows)
         # 1 before, 1 sent while Redis was stopped (run once when it resumed), this one.
         assert (after.backend, after.remaining) == ("redis", 7)
+
+
+@pytest.mark.services
+def test_a_clients_packed_check_is_kept_and_the_table_stays_bounded(shared_limiter, monkeypatch) -> None:
+    from devskyy.core import ratelimit
+
+    monkeypatch.setattr(ratelimit, "_PACKED_MAX", 3)
+    windows = [Window("minute", 2, 60)]
+    first = shared_limiter.hit("ip:k0", windows)
+    command = next(iter(shared_limiter._packed.values()))
+    assert shared_limiter.hit("ip:k0", windows).remaining == first.remaining - 1
+    assert list(shared_limiter._packed.values()) == [command]  # the same packed call, reused
+    for n in range(1, 6):
+        assert shared_limiter.hit(f"ip:k{n}", windows).remaining == 1
+    assert len(shared_limiter._packed) <= 3
+    # Dropped from the table, a client's count lives on in Redis.
+    assert not shared_limiter.hit("ip:k0", windows).allowed
