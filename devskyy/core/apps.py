@@ -9,5 +9,5 @@ class CoreConfig(AppConfig):
     verbose_name = "Platform core"
 
     def ready(self) -> None:
-        from devskyy.core import receivers, schema  # noqa: F401 - registers signal receivers, schema extensions
+        from devskyy.core import checks, receivers, schema  # noqa: F401 - registers checks, signal receivers, schema extensions
         from devskyy.taskqueue import app  # noqa: F401 - the current Celery app in every Django process

@@ -50,3 +50,13 @@ def test_an_async_chain_stays_async() -> None:
     result = middleware(RequestFactory().get("/"))
     assert asyncio.iscoroutine(result)
     assert asyncio.run(result).content == b"async view"
+
+
+def test_a_stack_without_the_lockout_middleware_fails_the_system_check(settings) -> None:
+    from devskyy.core.checks import lockout_middleware_check
+
+    assert lockout_middleware_check() == []
+    settings.API_MIDDLEWARE = [m for m in settings.API_MIDDLEWARE if not m.endswith("AxesMiddleware")]
+    errors = lockout_middleware_check()
+    assert [e.id for e in errors] == ["core.E001"]
+    assert "API_MIDDLEWARE" in errors[0].msg
