@@ -29,6 +29,7 @@ from agents_app.llm.state import shared_state
 from agents_app.llm.types import CompletionRequest
 from devskyy.core import versions
 from devskyy.core.encryption import DecryptionError
+from devskyy.core.settings_cache import derived_from_settings
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ def providers_changed() -> None:
     _copy.changed()
 
 
+@derived_from_settings
 def _settings_key() -> tuple[Any, ...]:
     env = settings.LLM_PROVIDERS
     return (
@@ -71,6 +73,11 @@ def enabled_providers(request: Any = None) -> list[ProviderConfig]:
     Inside a transaction the rows are read and nothing is kept: it may see its own
     uncommitted rows, or roll back."""
     return list(_copy.get(lambda: tuple(_read_enabled_providers()), key=_settings_key(), request=request))
+
+
+def any_provider_enabled(request: Any = None) -> bool:
+    """Whether :func:`enabled_providers` would return any (without copying the list)."""
+    return bool(_copy.get(lambda: tuple(_read_enabled_providers()), key=_settings_key(), request=request))
 
 
 def forget_providers() -> None:

@@ -192,7 +192,10 @@ def test_a_refused_connection_falls_back(servers, providers, settings) -> None:
     second = servers("anthropic")
     second.queue(anthropic_text("Up."))
     providers(anthropic=second)
-    settings.LLM_PROVIDERS["openai"] = {"api_key": "k", "base_url": f"http://127.0.0.1:{closed_port()}/v1"}
+    settings.LLM_PROVIDERS = {
+        **settings.LLM_PROVIDERS,
+        "openai": {"api_key": "k", "base_url": f"http://127.0.0.1:{closed_port()}/v1"},
+    }
     settings.LLM_PROVIDER_ORDER = ["openai", "anthropic"]
 
     result = complete(ask())

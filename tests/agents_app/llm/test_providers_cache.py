@@ -80,7 +80,9 @@ def test_credentials_read_inside_a_transaction_are_not_kept() -> None:
 
 def test_a_changed_environment_key_applies_without_a_stored_change(settings: object) -> None:
     assert _names() == []
-    settings.LLM_PROVIDERS["google"]["api_key"] = "env-key"  # type: ignore[attr-defined]
+    env = {name: dict(config) for name, config in settings.LLM_PROVIDERS.items()}  # type: ignore[attr-defined]
+    env["google"]["api_key"] = "env-key"
+    settings.LLM_PROVIDERS = env  # type: ignore[attr-defined]  # as a deploy's new environment does
     assert _names() == ["google"]
 
 
