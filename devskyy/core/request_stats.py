@@ -179,11 +179,15 @@ class RedisStore:
             redis.delete(*keys)
 
 
-def store() -> LocalStore | RedisStore:
+def _shared_cache() -> DevskyyRedisCache | None:
+    """The Redis cache the figures are shared through, or None (embedded: process memory)."""
     cache = caches["default"]
-    if isinstance(cache, DevskyyRedisCache):
-        return RedisStore(cache)
-    return _local
+    return cache if isinstance(cache, DevskyyRedisCache) else None
+
+
+def store() -> LocalStore | RedisStore:
+    cache = _shared_cache()
+    return _local if cache is None else RedisStore(cache)
 
 
 class _Pending:
@@ -260,7 +264,7 @@ def record(*, path: str, status: int, duration_ms: float, now: float | None = No
     sample = (int(now // 60), route_class(path), min(5, max(1, status // 100)), bucket_index(duration_ms))
     micros = int(duration_ms * 1000)
     interval = settings.REQUEST_STATS_FLUSH_SECONDS
-    if interval <= 0 or not isinstance(caches["default"], DevskyyRedisCache):
+    if interval <= 0 or _shared_cache() is None:
         store().add(_increments({sample: [1, micros]}), now)
         return
     _ensure_flusher()
