@@ -72,12 +72,17 @@ def enabled_providers(request: Any = None) -> list[ProviderConfig]:
 
     Inside a transaction the rows are read and nothing is kept: it may see its own
     uncommitted rows, or roll back."""
-    return list(_copy.get(lambda: tuple(_read_enabled_providers()), key=_settings_key(), request=request))
+    return list(_providers(request))
 
 
 def any_provider_enabled(request: Any = None) -> bool:
     """Whether :func:`enabled_providers` would return any (without copying the list)."""
-    return bool(_copy.get(lambda: tuple(_read_enabled_providers()), key=_settings_key(), request=request))
+    return bool(_providers(request))
+
+
+def _providers(request: Any) -> tuple[ProviderConfig, ...]:
+    """The kept tuple itself: callers copy it or only read it."""
+    return _copy.get(lambda: tuple(_read_enabled_providers()), key=_settings_key(), request=request)
 
 
 def forget_providers() -> None:
