@@ -70,18 +70,39 @@ def _describe(exc: BaseException) -> str:
 
 # --- database --------------------------------------------------------------------------
 def _database_probe() -> dict[str, Any]:
-    """One query, timed: the agent counts /health reports double as the round trip."""
+    """One query, timed: the agent counts /health reports double as the round trip.
+
+    The query is also the kept connection's health check. Django's (CONN_HEALTH_CHECKS)
+    would send a ``SELECT 1`` before it on every probe, a round trip more; instead, when
+    the kept connection turns out broken (a restarted server, a terminated backend), it
+    is closed and the query runs once more on a new connection, so a probe after a
+    recovery reports what is true now, as the pre-check made it do. (In pool mode no
+    connection is kept between probes: the pool checks the one it hands out.)"""
     close_old_connections()
+    kept = connection.connection is not None
+    if kept:
+        # Django's own flag (BaseDatabaseWrapper, set after its check); not in the stubs.
+        connection.health_check_done = True  # type: ignore[attr-defined]
     try:
-        started = time.perf_counter()
-        counts = agent_counts()
-        query_ms = (time.perf_counter() - started) * 1000
-        return {"query_ms": round(query_ms, 2), "vendor": connection.vendor, "agents": counts}
+        try:
+            return _agent_counts_timed()
+        except DatabaseError:
+            connection.close_if_unusable_or_obsolete()
+            if not kept or connection.connection is not None:
+                raise  # a new connection failed, or the kept one works: the failure is real
+        return _agent_counts_timed()
     except DatabaseError:
         connection.close_if_unusable_or_obsolete()
         raise
     finally:
         close_old_connections()
+
+
+def _agent_counts_timed() -> dict[str, Any]:
+    started = time.perf_counter()
+    counts = agent_counts()
+    query_ms = (time.perf_counter() - started) * 1000
+    return {"query_ms": round(query_ms, 2), "vendor": connection.vendor, "agents": counts}
 
 
 _migrations_applied = False

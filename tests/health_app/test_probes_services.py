@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import TypeVar
 
 import httpx
 import pytest
@@ -10,6 +12,8 @@ from django.test import Client
 
 from agents_app.models import Agent, AgentCategory
 from tests.support.servers import black_hole, celery_worker, closed_port, gunicorn, poll, redis_server
+
+T = TypeVar("T")
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -152,3 +156,62 @@ def test_health_answers_when_a_dependency_hangs(server_env: dict[str, str], depe
                 assert body["services"][service]["status"] in ("timeout", "down"), body["services"][service]
                 assert body["status"] == ("degraded" if dependency == "REDIS_URL" else "unhealthy")
             assert httpx.get(server.url + "/live", timeout=5).status_code == 200
+
+
+def _in_probe_thread(fn: Callable[[], T]) -> T:
+    """Run ``fn`` on the thread whose connection the database probe uses."""
+    from health_app import checks
+
+    return checks._db_pool.submit(fn).result(timeout=10)
+
+
+def _probe_backend_pid() -> int:
+    from django.db import connections
+
+    return int(_in_probe_thread(lambda: connections["default"].connection.info.backend_pid))
+
+
+def test_health_sends_postgresql_one_statement_per_probe() -> None:
+    """The agent counts are the probe's round trip and its connection check: no
+    ``SELECT 1`` before them (libpq's own trace of what goes on the wire)."""
+    import tempfile
+
+    import psycopg
+    from django.db import connections
+
+    client = Client()
+    assert client.get("/health").json()["services"]["database"]["status"] == "ok"  # the probe's connection is open
+    with tempfile.TemporaryFile() as wire:
+
+        def trace() -> None:
+            pgconn = connections["default"].connection.pgconn
+            pgconn.trace(wire.fileno())
+            pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS | psycopg.pq.Trace.REGRESS_MODE)
+
+        _in_probe_thread(trace)
+        for _ in range(3):
+            assert client.get("/health").json()["services"]["database"]["status"] == "ok"
+        _in_probe_thread(lambda: connections["default"].connection.pgconn.untrace())
+        wire.seek(0)
+        sent = [line.split("\t") for line in wire.read().decode().splitlines() if line.startswith("F\t")]
+    statements = [fields[3] for fields in sent if fields[2] in ("Query", "Parse")]
+    assert len(statements) == 3, statements
+    assert all("agents_app_agent" in statement for statement in statements), statements
+
+
+def test_health_probe_replaces_a_terminated_connection_within_the_same_probe() -> None:
+    """A kept connection broken since the last probe (its backend terminated, as by a
+    server restart) is replaced inside the probe that finds it: that probe reports the
+    database ok, not down."""
+    from django.db import connection
+
+    client = Client()
+    assert client.get("/health").json()["services"]["database"]["status"] == "ok"
+    before = _probe_backend_pid()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [before])
+        assert cursor.fetchone() == (True,)
+    body = client.get("/health").json()
+    assert body["services"]["database"]["status"] == "ok", body["services"]["database"]
+    assert "database" not in body.get("failing", []), body
+    assert _probe_backend_pid() != before
