@@ -16,7 +16,7 @@ from rest_framework_api_key.models import APIKey as LibraryAPIKey
 from devskyy.core import api_keys, credentials
 from devskyy.core.admin_display import pretty_json
 from devskyy.core.audit import SECURITY_ACTIONS
-from devskyy.core.models import APIKey, AuditLog, CredentialKind, ProviderCredential
+from devskyy.core.models import APIKey, AuditLog, CredentialKind, ProviderCredential, RevokedAccessToken
 
 # The library's own concrete model is unused (ours adds role and last use): hide it.
 if admin.site.is_registered(LibraryAPIKey):
@@ -56,6 +56,25 @@ class AuditLogAdmin(admin.ModelAdmin[AuditLog]):
     @admin.display(description="details")
     def details_pretty(self, obj: AuditLog) -> Any:
         return pretty_json(obj.details)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(RevokedAccessToken)
+class RevokedAccessTokenAdmin(admin.ModelAdmin[RevokedAccessToken]):
+    """Logged-out access tokens still within their lifetime: read only (a logout is
+    not undone; rows go by themselves once the token has expired)."""
+
+    list_display = ("jti", "user_id", "revoked_at", "expires_at")
+    search_fields = ("jti", "user_id")
+    ordering = ("-revoked_at",)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

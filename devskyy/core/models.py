@@ -89,3 +89,22 @@ class ProviderCredential(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kind})"
+
+
+class RevokedAccessToken(models.Model):
+    """A logged-out JWT access token, refused until it would have expired by itself.
+
+    Kept in the database, not only in Redis, so a logout outlives a Redis restart
+    that lost its data, and is known while Redis is unreachable. Rows whose token has
+    expired are deleted by the next logout (``devskyy.core.tokens``)."""
+
+    jti = models.CharField(max_length=255, primary_key=True)
+    user_id = models.CharField(max_length=64)
+    revoked_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = "revoked access token"
+
+    def __str__(self) -> str:
+        return f"{self.jti} (user {self.user_id}, until {self.expires_at:%Y-%m-%d %H:%M:%S})"

@@ -40,6 +40,7 @@ _MAX_ENTRIES = 10_000
 _lock = threading.Lock()
 _tokens: dict[str, AccessToken] = {}
 _not_revoked: dict[str, tuple[int, float]] = {}  # jti -> (auth version, monotonic expiry)
+_revoked: dict[str, bool] = {}  # jti of a token found logged out (forever: a logout is final)
 _users: dict[Any, tuple[int, float, Any]] = {}  # user id -> (auth version, monotonic expiry, user)
 
 
@@ -55,6 +56,7 @@ def forget() -> None:
     with _lock:
         _tokens.clear()
         _not_revoked.clear()
+        _revoked.clear()
         _users.clear()
 
 
@@ -77,15 +79,24 @@ def access_token(raw: str) -> AccessToken:
 
 
 def access_revoked(token: Token, request: Any, check: Any) -> bool:
-    """Whether ``token`` was logged out; ``check(token)`` asks the shared denylist."""
+    """Whether ``token`` was logged out; ``check(token)`` asks the shared denylist.
+
+    A logout is never undone: a token found revoked (outside a transaction, which
+    could roll back) is remembered as such without a version, so a logged-out token
+    presented again costs no query."""
     jti = str(token.get(api_settings.JTI_CLAIM, ""))
-    version = versions.current(AUTH_VERSION, request) if _usable() else None
+    if jti in _revoked:
+        return True
+    usable = _usable()
+    version = versions.current(AUTH_VERSION, request) if usable else None
     if version is not None:
         entry = _not_revoked.get(jti)
         if entry is not None and entry[0] == version and time.monotonic() < entry[1]:
             return False
     revoked = bool(check(token))
-    if not revoked and version is not None:
+    if revoked and usable:
+        _store(_revoked, jti, True)
+    elif not revoked and version is not None:
         _store(_not_revoked, jti, (version, time.monotonic() + settings.AUTH_CACHE_SECONDS))
     return revoked
 

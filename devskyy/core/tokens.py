@@ -2,8 +2,11 @@
 
 Access tokens are short-lived (JWT_ACCESS_MINUTES) and checked by signature; a
 logged-out access token is also refused until it would have expired (a denylist in
-the cache). Refresh tokens (JWT_REFRESH_DAYS) are single-use: each refresh
-blacklists the presented token and issues a new one. Presenting a blacklisted
+the database, ``RevokedAccessToken``: it outlives a Redis restart that lost its data
+and is known while Redis is away; each process remembers "not logged out" per token
+only while the ``auth`` version holds, core/principal_cache.py). Refresh tokens
+(JWT_REFRESH_DAYS) are single-use: each refresh blacklists the presented token and
+issues a new one. Presenting a blacklisted
 refresh token again is *reuse*: someone holds a copy. It is refused, counted as the
 security event ``refresh_reuse``, and every refresh token of that user is revoked,
 so whoever holds the copy is logged out too (the user logs in again).
@@ -18,7 +21,6 @@ from typing import Any
 
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -33,9 +35,9 @@ from devskyy.core import versions
 from devskyy.core.audit import audit_record, security_event
 from devskyy.core.errors import DomainError
 from devskyy.core.metrics import SecurityEvent
+from devskyy.core.models import RevokedAccessToken
 
 logger = logging.getLogger(__name__)
-_REVOKED_ACCESS_PREFIX = "auth:revoked-access:"
 
 
 class InvalidCredentialsError(DomainError):
@@ -186,14 +188,29 @@ def token_refresh(*, raw: str, request: HttpRequest | None = None) -> TokenPair:
 
 def revoke_access_token(token: Token) -> None:
     """Refuse this access token from now until it would have expired."""
-    remaining = int(token["exp"]) - int(timezone.now().timestamp())
-    if remaining > 0:
-        cache.set(_REVOKED_ACCESS_PREFIX + str(token[api_settings.JTI_CLAIM]), 1, timeout=remaining + 5)
-        versions.bump(versions.AUTH)  # processes stop trusting "not logged out" (core/principal_cache.py)
+    with transaction.atomic():
+        _deny_access(token)
+
+
+def _deny_access(token: Token) -> None:
+    """Inside the caller's transaction: the token's row, and the ``auth`` version bump
+    after commit (processes stop trusting "not logged out", core/principal_cache.py)."""
+    now = timezone.now()
+    expires_at = datetime.fromtimestamp(int(token["exp"]), tz=UTC)
+    if expires_at <= now:
+        return
+    # Tokens that have expired by themselves need no row: the table holds at most one
+    # access lifetime (JWT_ACCESS_MINUTES) of logouts.
+    RevokedAccessToken.objects.filter(expires_at__lte=now).delete()
+    RevokedAccessToken.objects.get_or_create(
+        jti=str(token[api_settings.JTI_CLAIM]),
+        defaults={"expires_at": expires_at, "user_id": str(token.get(api_settings.USER_ID_CLAIM, ""))},
+    )
+    versions.bump(versions.AUTH)
 
 
 def access_token_revoked(token: Token) -> bool:
-    return cache.get(_REVOKED_ACCESS_PREFIX + str(token.get(api_settings.JTI_CLAIM, ""))) is not None
+    return RevokedAccessToken.objects.filter(jti=str(token.get(api_settings.JTI_CLAIM, ""))).exists()
 
 
 def token_logout(*, raw_refresh: str, raw_access: str | None = None, request: HttpRequest | None = None) -> None:
@@ -203,14 +220,19 @@ def token_logout(*, raw_refresh: str, raw_access: str | None = None, request: Ht
     except TokenError:
         raise InvalidRefreshTokenError("Refresh token is invalid, expired or already revoked.") from None
     user_id = refresh.get(api_settings.USER_ID_CLAIM)
-    with transaction.atomic():
-        refresh.blacklist()
-        user = get_user_model().objects.filter(**{api_settings.USER_ID_FIELD: user_id}).first()
-        audit_record(action="auth.logout", actor=user, request=request, target_type="user", target_id=str(user_id))
+    access: AccessToken | None = None
     if raw_access:
         try:
             access = AccessToken(raw_access)  # type: ignore[arg-type]
         except TokenError:
-            return  # an expired or foreign access token needs no revocation
-        if access.get(api_settings.USER_ID_CLAIM) == user_id:
-            revoke_access_token(access)
+            access = None  # an expired or foreign access token needs no revocation
+        if access is not None and access.get(api_settings.USER_ID_CLAIM) != user_id:
+            access = None  # another user's token is not this logout's to end
+    # One transaction: the refresh token is blacklisted and the access token denied
+    # together, or neither.
+    with transaction.atomic():
+        refresh.blacklist()
+        if access is not None:
+            _deny_access(access)
+        user = get_user_model().objects.filter(**{api_settings.USER_ID_FIELD: user_id}).first()
+        audit_record(action="auth.logout", actor=user, request=request, target_type="user", target_id=str(user_id))

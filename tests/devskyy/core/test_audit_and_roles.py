@@ -97,3 +97,36 @@ def test_the_schema_documents_the_auth_endpoints_and_schemes() -> None:
     for route in ("/api/v1/auth/token", "/api/v1/auth/refresh", "/api/v1/auth/logout", "/api/v1/auth/me"):
         assert route in schema["paths"]
     assert {"jwtAuth", "apiKey"} <= set(schema["components"]["securitySchemes"])
+
+
+def test_revoked_access_tokens_are_listed_read_only_in_admin(settings) -> None:
+    import json
+
+    from devskyy.core.models import RevokedAccessToken
+    from tests.support.auth import PASSWORD, make_user
+
+    leaving = make_user()
+    client = Client()
+    pair = client.post(
+        "/api/v1/auth/token",
+        data=json.dumps({"username": leaving.username, "password": PASSWORD}),
+        content_type="application/json",
+    ).json()
+    logout = client.post(
+        "/api/v1/auth/logout",
+        data=json.dumps({"refresh": pair["refresh"]}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {pair['access']}",
+    )
+    assert logout.status_code == 204
+    row = RevokedAccessToken.objects.get()
+    operator = operator_create(username="security-desk")
+    admin = Client()
+    admin.force_login(operator.user)  # type: ignore[arg-type]
+    base = f"/{settings.ADMIN_URL}core/revokedaccesstoken/"
+    listing = admin.get(base)
+    assert listing.status_code == 200
+    assert row.jti.encode() in listing.content
+    assert admin.get(base + "add/").status_code == 403
+    assert admin.post(f"{base}{row.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert RevokedAccessToken.objects.filter(pk=row.pk).exists()

@@ -106,6 +106,24 @@ def test_a_logged_out_access_token_is_refused_at_once() -> None:
     assert _me(**bearer(access)).status_code == 401
 
 
+def test_a_logged_out_access_token_presented_again_costs_no_query() -> None:
+    """A logout is final: once this process found a token revoked, it refuses it again
+    from memory (an attacker replaying it costs no database read), even after the
+    ``auth`` version moved on."""
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    refresh = RefreshToken.for_user(make_user(Role.OPERATOR))
+    access = str(refresh.access_token)
+    token_logout(raw_refresh=str(refresh), raw_access=access)
+    with CaptureQueriesContext(connection) as queries:
+        assert _me(**bearer(access)).status_code == 401
+    assert "core_revokedaccesstoken" in _tables_read(queries)
+    versions.bump(versions.AUTH)  # another logout somewhere
+    with CaptureQueriesContext(connection) as queries:
+        assert _me(**bearer(access)).status_code == 401
+    assert "core_revokedaccesstoken" not in _tables_read(queries), "a revoked token is remembered"
+
+
 def test_a_bump_inside_a_transaction_applies_only_when_it_commits() -> None:
     from django.db import transaction
 

@@ -11,7 +11,7 @@ from axes.models import AccessAttempt
 from django.test import Client, override_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from devskyy.core.models import AuditLog
+from devskyy.core.models import AuditLog, RevokedAccessToken
 from devskyy.core.roles import Role
 from tests.support.auth import PASSWORD, bearer, make_user, security_events
 
@@ -150,6 +150,72 @@ def test_logout_blacklists_the_refresh_token_and_denies_the_access_token() -> No
     assert AuditLog.objects.filter(action="auth.logout", actor=user).count() == 1
     again = _post(client, "/api/v1/auth/logout", {"refresh": pair["refresh"]})
     assert again.status_code == 401
+
+
+def test_a_logged_out_access_token_stays_refused_when_the_cache_loses_everything() -> None:
+    """The denylist is in the database: a Redis restart without its data (here: the
+    cache cleared, and this process's memory of tokens with it) does not bring a
+    logged-out access token back."""
+    from django.core.cache import cache
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from devskyy.core import principal_cache
+
+    user = make_user()
+    client = Client()
+    pair = _login(client, user.username).json()
+    assert client.get("/api/v1/auth/me", **bearer(pair["access"])).status_code == 200  # remembered "not logged out"
+    assert (
+        _post(client, "/api/v1/auth/logout", {"refresh": pair["refresh"]}, **bearer(pair["access"])).status_code == 204
+    )
+    access = AccessToken(pair["access"])
+    row = RevokedAccessToken.objects.get(jti=access["jti"])
+    assert row.user_id == str(user.pk)
+    assert row.expires_at == datetime.fromtimestamp(access["exp"], tz=UTC)
+    cache.clear()
+    principal_cache.forget()
+    me = client.get("/api/v1/auth/me", **bearer(pair["access"]))
+    assert me.status_code == 401
+    assert _error(me)["code"] == "token_not_valid"
+
+
+def test_logout_denies_only_the_callers_own_access_token_and_drops_expired_rows() -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    stale = RevokedAccessToken.objects.create(jti="expired-by-itself", user_id="1", expires_at=timezone.now())
+    RevokedAccessToken.objects.filter(pk=stale.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    mine, other = make_user(), make_user()
+    client = Client()
+    pair = _login(client, mine.username).json()
+    others = _login(client, other.username).json()
+    # Another user's bearer token sent with my refresh token: my session ends, theirs does not.
+    assert (
+        _post(client, "/api/v1/auth/logout", {"refresh": pair["refresh"]}, **bearer(others["access"])).status_code
+        == 204
+    )
+    assert not RevokedAccessToken.objects.filter(jti=AccessToken(others["access"])["jti"]).exists()
+    assert client.get("/api/v1/auth/me", **bearer(others["access"])).status_code == 200
+    assert _post(client, "/api/v1/auth/refresh", {"refresh": pair["refresh"]}).status_code == 401
+    assert RevokedAccessToken.objects.filter(pk="expired-by-itself").exists()  # nothing was denied
+    again = _login(client, mine.username).json()
+    assert (
+        _post(client, "/api/v1/auth/logout", {"refresh": again["refresh"]}, **bearer(again["access"])).status_code
+        == 204
+    )
+    assert list(RevokedAccessToken.objects.values_list("jti", flat=True)) == [AccessToken(again["access"])["jti"]]
+
+
+def test_a_refused_logout_denies_nothing() -> None:
+    user = make_user()
+    client = Client()
+    pair = _login(client, user.username).json()
+    response = _post(client, "/api/v1/auth/logout", {"refresh": pair["access"]}, **bearer(pair["access"]))
+    assert response.status_code == 401  # an access token is not a refresh token
+    assert RevokedAccessToken.objects.count() == 0
+    assert client.get("/api/v1/auth/me", **bearer(pair["access"])).status_code == 200
 
 
 def test_changing_the_password_ends_existing_tokens() -> None:
