@@ -40,6 +40,7 @@ from devskyy.core.roles import Role
 
 _API_KEY_SCHEME = "api-key"
 _CACHE_ATTR = "_devskyy_api_key"
+_REMEMBERED_ATTR = "_devskyy_api_key_remembered"  # (raw key, _Verified) found by the limiter
 AUTH_VERSION = versions.AUTH
 _MAX_REMEMBERED = 10_000
 
@@ -196,6 +197,17 @@ def _remembered(raw: str) -> _Verified | None:
     return entry
 
 
+def _remembered_for(raw: str, request: HttpRequest | None) -> _Verified | None:
+    """:func:`_remembered`, once per request: the rate limiter's identity found it
+    first (the key's digest is computed once)."""
+    if request is not None:
+        found = request.__dict__.get(_REMEMBERED_ATTR)
+        if found is not None and found[0] == raw:
+            entry: _Verified = found[1]
+            return entry
+    return _remembered(raw)
+
+
 def forget_verified() -> None:
     """Drop every remembered key of this process (tests)."""
     with _verified_lock:
@@ -214,7 +226,7 @@ def api_key_authenticate(raw: str, request: HttpRequest | None = None) -> APIKey
     # Read before the row. Inside a transaction (which may hold its own uncommitted
     # change to the row, and may roll back) nothing is remembered or served.
     version = None if connection.in_atomic_block else versions.current(AUTH_VERSION, request)
-    entry = _remembered(raw)
+    entry = _remembered_for(raw, request)
     if entry is not None and version is not None and entry.version == version:
         api_key_touch(api_key=entry.api_key)
         return entry.api_key
@@ -267,6 +279,7 @@ def api_key_identity(request: HttpRequest) -> str | None:
         return None
     entry = None if connection.in_atomic_block else _remembered(raw)
     if entry is not None:
+        request.__dict__[_REMEMBERED_ATTR] = (raw, entry)  # for DRF's authentication
         return entry.api_key.prefix
     result = api_key_for_request(request)
     if result is None or isinstance(result, APIKeyRejectedError):

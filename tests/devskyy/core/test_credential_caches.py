@@ -57,6 +57,29 @@ def test_a_remembered_api_key_is_refused_on_the_very_next_request_after_revocati
     _check_revocation_and_role_change()
 
 
+def test_a_remembered_key_is_digested_once_per_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rate limiter's identity and DRF's authentication share the remembered key
+    the limiter found (one SHA-512 of the key per request, not two)."""
+    from devskyy.core import api_keys
+
+    created = make_api_key(Role.DEVELOPER)
+    assert _me(HTTP_X_API_KEY=created.key).status_code == 200  # verified and remembered
+    digested: list[str] = []
+    real = api_keys._digest
+
+    def counting(raw: str) -> bytes:
+        digested.append(raw)
+        return real(raw)
+
+    monkeypatch.setattr(api_keys, "_digest", counting)
+    assert _me(HTTP_X_API_KEY=created.key).status_code == 200
+    assert digested == [created.key]
+    digested.clear()
+    wrong = created.key[:-1] + ("A" if created.key[-1] != "A" else "B")
+    assert _me(HTTP_X_API_KEY=wrong).status_code == 401  # not the remembered key: checked in full
+    assert digested, "a different key is digested, never taken from the request's stash"
+
+
 def test_a_wrong_secret_is_refused_even_when_its_prefix_is_remembered() -> None:
     created = make_api_key()
     assert _me(HTTP_X_API_KEY=created.key).status_code == 200
