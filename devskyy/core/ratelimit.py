@@ -125,6 +125,17 @@ return out
 """
 
 
+_forks = 0  # forks this process descends from: a child must not share its parent's socket
+
+
+def _count_fork() -> None:
+    global _forks
+    _forks += 1
+
+
+os.register_at_fork(after_in_child=_count_fork)
+
+
 class _Script:
     """One Lua script called over one Redis connection per thread.
 
@@ -146,10 +157,9 @@ class _Script:
         self._local = threading.local()
 
     def _connection(self) -> Any:
-        pid = os.getpid()
-        held = getattr(self._local, "held", None)
-        if held is None or held[0] != pid:  # first call in this thread, or a forked child
-            held = (pid, self._connection_class(**self._connection_kwargs))
+        held = self._local.__dict__.get("held")  # not getattr: a miss raises and catches
+        if held is None or held[0] != _forks:  # first call in this thread, or a forked child
+            held = (_forks, self._connection_class(**self._connection_kwargs))
             self._local.held = held
         return held[1]
 

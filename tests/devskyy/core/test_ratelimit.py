@@ -280,6 +280,36 @@ def test_the_script_survives_a_script_flush_and_a_dropped_connection(shared_limi
 
 
 @pytest.mark.services
+def test_a_forked_child_counts_over_a_connection_of_its_own(shared_limiter) -> None:
+    """gunicorn forks workers from a master that may have called the limiter: a child
+    must not write to its parent's socket (replies would cross)."""
+    import os
+
+    windows = [Window("minute", 10, 60)]
+    assert shared_limiter.hit("ip:fork", windows).remaining == 9
+    parent_port = shared_limiter._script._connection()._sock.getsockname()[1]
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        try:
+            decision = shared_limiter.hit("ip:fork", windows)
+            connection = shared_limiter._script._connection()
+            child_port = connection._sock.getsockname()[1] if connection._sock else 0
+            os.write(write, f"{decision.backend} {decision.remaining} {child_port}".encode())
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    os.close(write)
+    backend, remaining, child_port = os.read(read, 100).decode().split()
+    os.close(read)
+    assert (backend, remaining) == ("redis", "8")
+    assert int(child_port) not in (0, parent_port)
+    after = shared_limiter.hit("ip:fork", windows)  # the parent's own connection still answers
+    assert (after.backend, after.remaining) == ("redis", 7)
+    assert shared_limiter._script._connection()._sock.getsockname()[1] == parent_port
+
+
+@pytest.mark.services
 def test_a_timed_out_call_is_not_sent_twice() -> None:
     """A reply that does not come in time: the limiter answers from memory at once and
     does not send the script again (it may have run: a retry would count twice)."""
