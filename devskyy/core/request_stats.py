@@ -54,6 +54,7 @@ from redis.exceptions import RedisError
 
 from devskyy.core.cache import REDIS_UNAVAILABLE_ERRORS
 from devskyy.core.cache import RedisCache as DevskyyRedisCache
+from devskyy.core.settings_cache import derived_from_settings
 
 logger = logging.getLogger(__name__)
 
@@ -263,12 +264,18 @@ def record(*, path: str, status: int, duration_ms: float, now: float | None = No
     now = time.time() if now is None else now
     sample = (int(now // 60), route_class(path), min(5, max(1, status // 100)), bucket_index(duration_ms))
     micros = int(duration_ms * 1000)
-    interval = settings.REQUEST_STATS_FLUSH_SECONDS
-    if interval <= 0 or _shared_cache() is None:
+    if not _buffered():
         store().add(_increments({sample: [1, micros]}), now)
         return
     _ensure_flusher()
     _pending.add(sample, micros)
+
+
+@derived_from_settings
+def _buffered() -> bool:
+    """Whether figures are summed in process and written to Redis by the flusher
+    (settings decide: the flush interval and the cache's backend), or stored at once."""
+    return settings.REQUEST_STATS_FLUSH_SECONDS > 0 and _shared_cache() is not None
 
 
 @dataclass
