@@ -23,7 +23,7 @@ from agents_app.selectors import agent_effective_status, agent_stats, agents_wit
 from agents_app.services.agents import agent_start, agent_stop
 from agents_app.services.tasks import task_cancel, task_create, task_retry
 from agents_app.tools.base import registry, validate_input
-from devskyy.core.admin_display import pretty_json
+from devskyy.core.admin_display import ReadOnlyAdminMixin, pretty_json
 from devskyy.core.errors import DomainError
 
 RECENT_TASKS_SHOWN = 10
@@ -452,7 +452,7 @@ class LLMProviderCredentialAdmin(admin.ModelAdmin[ProviderCredential]):
 
 
 @admin.register(SpendLedgerEntry)
-class SpendLedgerEntryAdmin(admin.ModelAdmin[SpendLedgerEntry]):
+class SpendLedgerEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[SpendLedgerEntry]):
     """The spend ledger: read-only, filterable; a big table, so no full count."""
 
     list_display = (
@@ -473,15 +473,6 @@ class SpendLedgerEntryAdmin(admin.ModelAdmin[SpendLedgerEntry]):
     date_hierarchy = "created_at"
     show_full_result_count = False
     readonly_fields = [f.name for f in SpendLedgerEntry._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class DailyBudgetForm(forms.ModelForm[DailyBudget]):

@@ -23,7 +23,7 @@ from agents_app.marketing import services
 from agents_app.marketing.models import Campaign, CampaignMessage, CampaignStatus, CampaignVariant, MessageStatus
 from agents_app.marketing.selectors import campaign_results
 from agents_app.tools.integrations import require
-from devskyy.core.admin_display import pretty_json
+from devskyy.core.admin_display import ReadOnlyAdminMixin, pretty_json
 from devskyy.core.errors import DomainError
 
 
@@ -291,7 +291,7 @@ class CampaignAdmin(admin.ModelAdmin[Campaign]):
 
 
 @admin.register(CampaignMessage)
-class CampaignMessageAdmin(admin.ModelAdmin[CampaignMessage]):
+class CampaignMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[CampaignMessage]):
     """The outbox, read-only. ``recorded`` means kept here only: no provider sent it."""
 
     list_display = ("id", "campaign", "variant_label", "channel", "recipient", "status", "reason", "sent_at")
@@ -306,12 +306,3 @@ class CampaignMessageAdmin(admin.ModelAdmin[CampaignMessage]):
     @admin.display(description="variant")
     def variant_label(self, obj: CampaignMessage) -> str:
         return obj.variant.label
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -14,7 +14,7 @@ from django.http import HttpRequest
 from rest_framework_api_key.models import APIKey as LibraryAPIKey
 
 from devskyy.core import api_keys, credentials
-from devskyy.core.admin_display import pretty_json
+from devskyy.core.admin_display import ReadOnlyAdminMixin, pretty_json
 from devskyy.core.audit import SECURITY_ACTIONS
 from devskyy.core.models import APIKey, AuditLog, CredentialKind, ProviderCredential, RevokedAccessToken
 
@@ -43,7 +43,7 @@ class SecurityEventFilter(admin.SimpleListFilter):
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(admin.ModelAdmin[AuditLog]):
+class AuditLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[AuditLog]):
     list_display = ("created_at", "action", "actor_label", "target_type", "target_id", "ip", "request_id")
     list_filter = (SecurityEventFilter, "action", "target_type", "created_at")
     search_fields = ("action", "actor_label", "target_id", "request_id")
@@ -57,33 +57,15 @@ class AuditLogAdmin(admin.ModelAdmin[AuditLog]):
     def details_pretty(self, obj: AuditLog) -> Any:
         return pretty_json(obj.details)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(RevokedAccessToken)
-class RevokedAccessTokenAdmin(admin.ModelAdmin[RevokedAccessToken]):
+class RevokedAccessTokenAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[RevokedAccessToken]):
     """Logged-out access tokens still within their lifetime: read only (a logout is
     not undone; rows go by themselves once the token has expired)."""
 
     list_display = ("jti", "user_id", "revoked_at", "expires_at")
     search_fields = ("jti", "user_id")
     ordering = ("-revoked_at",)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class APIKeyAddForm(forms.ModelForm[APIKey]):
