@@ -263,44 +263,46 @@ def _items(body: Any) -> int:
     return len(body)
 
 
-# Every count starts with the caller's authentication: the JWT's user, then its roles.
+# Every count starts with the caller's authentication (AUTH): whether the token was logged
+# out, the JWT's user, then its roles.
+AUTH = 3
 BUDGETS: dict[str, Budget] = {
-    "/api/v1/auth/api-keys": Budget(4, _api_keys),  # + count, page
-    "/api/v1/audit-log": Budget(4, _audit),  # + count, page
+    "/api/v1/auth/api-keys": Budget(AUTH + 2, _api_keys),  # + count, page
+    "/api/v1/audit-log": Budget(AUTH + 2, _audit),  # + count, page
     # + agents with their task aggregates, stored provider credentials (is an LLM configured?),
     # the stored shop connection (is WooCommerce configured?)
-    "/api/v1/agents": Budget(5, _agents, query=lambda n: {}, count=_items),
+    "/api/v1/agents": Budget(AUTH + 3, _agents, query=lambda n: {}, count=_items),
     "/api/v1/agents/<slug:slug>/tools": Budget(  # + the agent, provider credentials, shop connection
-        5, _agent_tools, query=lambda n: {}, count=_items, url="/api/v1/agents/budget-agent/tools"
+        AUTH + 3, _agent_tools, query=lambda n: {}, count=_items, url="/api/v1/agents/budget-agent/tools"
     ),
     "/api/v1/tools": Budget(
-        4, _nothing, query=lambda n: {}, count=_items, fixed=True
+        AUTH + 2, _nothing, query=lambda n: {}, count=_items, fixed=True
     ),  # + credentials, shop connection
-    "/api/v1/tasks": Budget(3, _tasks),  # + page with agents
-    "/api/v1/round-table": Budget(3, _round_tables),  # + page with winners
+    "/api/v1/tasks": Budget(AUTH + 1, _tasks),  # + page with agents
+    "/api/v1/round-table": Budget(AUTH + 1, _round_tables),  # + page with winners
     "/api/v1/round-table/stats": Budget(  # + 5 aggregates
-        7, _round_tables, query=lambda n: {}, count=lambda body: int(body["round_tables"])
+        AUTH + 5, _round_tables, query=lambda n: {}, count=lambda body: int(body["round_tables"])
     ),
     "/api/v1/round-table/providers": Budget(  # + credentials; at most one row per provider
-        3, _provider_credentials, query=lambda n: {}, count=lambda body: len(body["providers"]), fixed=True
+        AUTH + 1, _provider_credentials, query=lambda n: {}, count=lambda body: len(body["providers"]), fixed=True
     ),
     "/api/v1/orchestration/workflows/templates": Budget(
-        2, _nothing, query=lambda n: {}, count=lambda body: len(body["templates"]), fixed=True
+        AUTH, _nothing, query=lambda n: {}, count=lambda body: len(body["templates"]), fixed=True
     ),
-    "/api/v1/commerce/products": Budget(4, _products),  # + count, page
-    "/api/v1/commerce/orders": Budget(5, _orders),  # + count, orders with customers, items
-    "/api/v1/commerce/customers": Budget(4, _customers),  # + count, page
+    "/api/v1/commerce/products": Budget(AUTH + 2, _products),  # + count, page
+    "/api/v1/commerce/orders": Budget(AUTH + 3, _orders),  # + count, orders with customers, items
+    "/api/v1/commerce/customers": Budget(AUTH + 2, _customers),  # + count, page
     "/api/v1/commerce/inventory/low-stock": Budget(  # + products, units sold
-        4, _low_stock, count=lambda body: len(body["items"])
+        AUTH + 2, _low_stock, count=lambda body: len(body["items"])
     ),
-    "/api/v1/webhooks/subscriptions": Budget(3, _subscriptions, query=lambda n: {}, count=_items),  # + rows
-    "/api/v1/webhooks/deliveries": Budget(3, _deliveries, count=_items),  # + rows
-    "/api/v1/marketing/campaigns": Budget(5, _campaigns),  # + count, page, variants
+    "/api/v1/webhooks/subscriptions": Budget(AUTH + 1, _subscriptions, query=lambda n: {}, count=_items),  # + rows
+    "/api/v1/webhooks/deliveries": Budget(AUTH + 1, _deliveries, count=_items),  # + rows
+    "/api/v1/marketing/campaigns": Budget(AUTH + 3, _campaigns),  # + count, page, variants
     "/api/v1/marketing/campaigns/<uuid:campaign_id>/messages": Budget(  # + campaign, variants, count, page
-        6, _campaign_messages, url="CAMPAIGN_MESSAGES"
+        AUTH + 4, _campaign_messages, url="CAMPAIGN_MESSAGES"
     ),
-    "/api/v1/media/3d/jobs": Budget(4, _media_jobs("text_to_model", "tripo")),  # + page, files
-    "/api/v1/media/tryon": Budget(4, _media_jobs("tryon", "fashn")),  # + page, files
+    "/api/v1/media/3d/jobs": Budget(AUTH + 2, _media_jobs("text_to_model", "tripo")),  # + page, files
+    "/api/v1/media/tryon": Budget(AUTH + 2, _media_jobs("tryon", "fashn")),  # + page, files
 }
 
 # GET routes that are not lists, and why (a new GET route must be added to one or the other).

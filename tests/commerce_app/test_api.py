@@ -66,8 +66,8 @@ def test_bad_product_filters_are_400_and_name_the_field(api):
 def test_the_product_list_query_count_does_not_grow_with_rows(api, django_assert_num_queries):
     for n in range(30):
         make_product(f"Q-{n}")
-    # auth user + roles, count, page
-    with django_assert_num_queries(4):
+    # auth (logout check, user, roles), count, page
+    with django_assert_num_queries(5):
         assert len(api.get(f"{BASE}/products", {"limit": 30}).json()["results"]) == 30
 
 
@@ -303,7 +303,7 @@ def test_orders_and_customers_are_readable_in_constant_queries(api, django_asser
             placed_at=timezone.now() - timedelta(days=n),
         )
         OrderItem.objects.create(order=order, product=product, sku="ORD-1", quantity=1, unit_price=Decimal("50.00"))
-    with django_assert_num_queries(5):  # auth x2, count, orders + customer, items
+    with django_assert_num_queries(6):  # auth x3, count, orders + customer, items
         orders = api.get(f"{BASE}/orders").json()
     assert [o["number"] for o in orders["results"]] == [f"O-{n}" for n in range(5)]
     assert orders["results"][0]["customer_email"] == "nia@example.com"
