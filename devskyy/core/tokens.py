@@ -6,10 +6,10 @@ the database, ``RevokedAccessToken``: it outlives a Redis restart that lost its 
 and is known while Redis is away; each process remembers "not logged out" per token
 only while the ``auth`` version holds, core/principal_cache.py). Refresh tokens
 (JWT_REFRESH_DAYS) are single-use: each refresh blacklists the presented token and
-issues a new one. Presenting a blacklisted
-refresh token again is *reuse*: someone holds a copy. It is refused, counted as the
-security event ``refresh_reuse``, and every refresh token of that user is revoked,
-so whoever holds the copy is logged out too (the user logs in again).
+issues a new one. Presenting a blacklisted refresh token again is *reuse*: someone
+holds a copy. It is refused, counted as the security event ``refresh_reuse``, and
+every refresh token of that user is revoked, so whoever holds the copy is logged out
+too (the user logs in again).
 """
 
 from __future__ import annotations
