@@ -20,6 +20,7 @@ import contextlib
 import json
 import logging
 import secrets
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,8 +29,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import DatabaseError, connection, transaction
-from django.db.models import F, Q
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db.models import F, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -49,6 +50,8 @@ logger = logging.getLogger(__name__)
 _FINAL_TASK_STATUSES = {"completed": "task.completed", "failed": "task.failed", "cancelled": "task.cancelled"}
 _RESPONSE_LIMIT = 64 * 1024
 _LEASE_MARGIN_SECONDS = 30
+# Waits between tries of writing an attempt's outcome (6.35 s in all, well inside the lease).
+_RECORD_WAITS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)
 
 
 class InvalidSubscriptionError(DomainError):
@@ -392,6 +395,27 @@ def _send(delivery: WebhookDelivery) -> tuple[int | None, str, bool]:
     return result.status_code, f"HTTP {result.status_code}", False
 
 
+def _record(owned: QuerySet[WebhookDelivery], **fields: Any) -> None:
+    """Write a sent attempt's outcome, trying again through a transient database error.
+
+    The request has gone out: failing here would leave the delivery claimed until its
+    lease lapses, then send it again. A broken connection is dropped so the next try
+    opens a new one. Still failing after the last wait: the error propagates and the
+    lease-expiry sweep (``deliveries_dispatch_due``) sends the attempt again; receivers
+    de-duplicate on ``X-DevSkyy-Delivery``.
+    """
+    for wait in (*_RECORD_WAITS, None):
+        try:
+            owned.update(**fields)
+            return
+        except (OperationalError, InterfaceError) as exc:
+            if wait is None or connection.in_atomic_block:
+                raise
+            logger.warning("webhook outcome not written (%s); trying again in %.2f s", type(exc).__name__, wait)
+            connection.close_if_unusable_or_obsolete()
+            time.sleep(wait)
+
+
 def delivery_attempt(*, delivery_id: str) -> AttemptOutcome:
     """Claim and send one attempt; record the outcome. ``retry_in`` says when to try again."""
     delivery = _claim(delivery_id)
@@ -402,16 +426,16 @@ def delivery_attempt(*, delivery_id: str) -> AttemptOutcome:
     owned = WebhookDelivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.DELIVERING, attempts=delivery.attempts)
     common: dict[str, Any] = {"last_response_code": code, "last_error": error[:500], "lease_until": None}
     if code is not None and 200 <= code < 300:
-        owned.update(status=DeliveryStatus.SUCCEEDED, delivered_at=now, next_attempt_at=None, **common)
+        _record(owned, status=DeliveryStatus.SUCCEEDED, delivered_at=now, next_attempt_at=None, **common)
         WEBHOOK_DELIVERIES.labels(outcome="succeeded").inc()
         return AttemptOutcome("succeeded")
     if permanent or delivery.attempts >= delivery.max_attempts:
-        owned.update(status=DeliveryStatus.DEAD, next_attempt_at=None, **common)
+        _record(owned, status=DeliveryStatus.DEAD, next_attempt_at=None, **common)
         WEBHOOK_DELIVERIES.labels(outcome="dead").inc()
         logger.warning("webhook delivery %s dead after %d attempt(s): %s", delivery.pk, delivery.attempts, error)
         return AttemptOutcome("dead")
     wait = backoff_seconds(delivery.attempts)
-    owned.update(status=DeliveryStatus.PENDING, next_attempt_at=now + timedelta(seconds=wait), **common)
+    _record(owned, status=DeliveryStatus.PENDING, next_attempt_at=now + timedelta(seconds=wait), **common)
     WEBHOOK_DELIVERIES.labels(outcome="retry").inc()
     return AttemptOutcome("retry", retry_in=wait)
 

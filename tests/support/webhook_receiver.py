@@ -4,13 +4,14 @@
 request is recorded with its headers, body and whether the ``X-DevSkyy-Signature``
 verified under ``secret`` (set once the subscription exists). ``accepted`` lists the
 bodies the receiver took (2xx and a valid signature), de-duplicated by
-``X-DevSkyy-Delivery`` as a receiver should.
+``X-DevSkyy-Delivery`` as a receiver should. ``on_request`` runs while the sender waits
+for the answer.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,8 +38,11 @@ class Receiver:
     requests: list[Received] = field(default_factory=list)
     accepted: dict[str, bytes] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    on_request: Callable[[], None] | None = None  # runs before the answer goes back (a fault to inject)
 
     def handle(self, headers: dict[str, str], body: bytes) -> int:
+        if self.on_request is not None:
+            self.on_request()
         with self.lock:
             ok = bool(self.secret) and verify(self.secret, body, headers.get("X-DevSkyy-Signature", ""))
             status = self.answers.pop(0) if self.answers else self.default_status

@@ -57,3 +57,47 @@ def test_a_delivery_failing_three_times_is_retried_by_the_worker_and_delivered_o
     assert all(r.signature_ok for r in receiver.requests)
     assert list(receiver.accepted) == [str(delivery.pk)]
     assert json.loads(receiver.accepted[str(delivery.pk)])["data"] == {"number": "DS-7", "total": "80.00"}
+
+
+def test_an_outcome_write_hitting_a_terminated_connection_is_retried_not_resent() -> None:
+    """The database connection dies while the receiver answers 200: the outcome is written
+    on a new connection, so the delivery ends succeeded after one request instead of staying
+    claimed until its lease lapses and being sent again."""
+    import psycopg
+    from django.db import connection
+    from django.utils import timezone
+
+    from devskyy.webhooks.services import delivery_attempt
+
+    with (
+        webhook_receiver() as receiver,
+        override_settings(WEBHOOK_UNSAFE_ALLOWED_ADDRESSES=[("127.0.0.1", receiver.port)]),
+    ):
+        created = subscription_create(url=receiver.url, event_types=["order.created"], name="fault")
+        receiver.secret = created.secret
+        delivery = WebhookDelivery.objects.create(
+            subscription=created.subscription,
+            event_id="00000000-0000-0000-0000-0000000000f1",
+            event_type="order.created",
+            payload={"type": "order.created", "data": {"number": "DS-F1"}},
+            max_attempts=5,
+            next_attempt_at=timezone.now(),
+        )
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            (victim,) = cursor.fetchone()
+        params = connection.get_connection_params()
+
+        def terminate() -> None:
+            with psycopg.connect(**params, autocommit=True) as other:
+                assert other.execute("SELECT pg_terminate_backend(%s)", [victim]).fetchone() == (True,)
+
+        receiver.on_request = terminate
+        outcome = delivery_attempt(delivery_id=str(delivery.pk))
+        receiver.on_request = None
+
+        assert outcome.status == "succeeded"
+        delivery.refresh_from_db()
+        assert (delivery.status, delivery.attempts, delivery.last_response_code) == (DeliveryStatus.SUCCEEDED, 1, 200)
+        assert delivery.lease_until is None
+        assert len(receiver.requests) == 1
