@@ -275,9 +275,13 @@ def _finish(task: AgentTask, status: str, fields: dict[str, Any], *, in_workflow
     values = {"status": status, "finished_at": now, "duration_ms": duration_ms, "lease_expires_at": None, **fields}
     owned: list[Any] = [TaskStatus.RUNNING.value, task.attempts]
     if status == TaskStatus.CANCELLED:
-        updated = _update_owned(task.pk, values, _OWNED_OR_CANCEL_REQUESTED, [*owned, TaskStatus.PENDING.value])
+        condition, params = _OWNED_OR_CANCEL_REQUESTED, [*owned, TaskStatus.PENDING.value]
     else:
-        updated = _update_owned(task.pk, values, _OWNED, owned)
+        condition, params = _OWNED, owned
+    # The tool has run: a short database outage must not make it run again (core/durability.py).
+    updated = durability.through_outage(
+        lambda: _update_owned(task.pk, values, condition, params), what=f"recording task {task.pk} {status}"
+    )
     if not updated:
         return False
     agents_list_changed()  # counts, latency, cost
@@ -299,13 +303,14 @@ def _spend(task: AgentTask, result: Any = None) -> dict[str, Any]:
     tool = registry().get(task.action)
     if task.action != LLM_ACTION and (tool is None or tool.kind != "llm"):
         return {}
-    totals = spend_totals(task_id=str(task.id))
+    what = f"reading task {task.pk}'s spend"
+    totals = durability.through_outage(lambda: spend_totals(task_id=str(task.id)), what=what)
     fields: dict[str, Any] = {
         "tokens": totals["prompt_tokens"] + totals["completion_tokens"],
         "cost": totals["amount_usd"].quantize(Decimal("0.000001")),
     }
     answered = result if isinstance(result, dict) else {}
-    last = last_llm_call(task_id=str(task.id))
+    last = durability.through_outage(lambda: last_llm_call(task_id=str(task.id)), what=what)
     provider = answered.get("provider") or (last[0] if last else "")
     model = answered.get("model") or (last[1] if last else "")
     if provider:

@@ -22,11 +22,27 @@ earlier one. Other sessions see the change at once, as with any commit.
 The setting is made for the statement's own transaction only (``set_config(..., true)``),
 and only when the statement *is* its transaction (autocommit): inside a transaction
 block it would relax the commit of everything else the block wrote.
+
+The other way round, :func:`through_outage` makes sure the outcome of work already done
+(a webhook sent, a task's tool run) is written through a short database outage instead
+of leaving the work claimed until its lease lapses and doing it again.
 """
 
 from __future__ import annotations
 
-from django.db import connection
+import logging
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from django.db import InterfaceError, OperationalError, connection
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Waits between tries: 6.35 s in all, well inside the default leases (TASK_LEASE_SECONDS 300 s,
+# a webhook's timeout + 30 s), so no other attempt claims the work meanwhile.
+OUTAGE_WAITS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)
 
 RELAX = "set_config('synchronous_commit', 'off', true)"
 
@@ -45,3 +61,27 @@ def relaxed_source() -> str | None:
     the statement (in an ``EXISTS`` or an unused column the planner may skip it; tests
     pin each use by the WAL not being flushed after it)."""
     return f"(SELECT {RELAX}) AS relaxed_commit" if relaxed_commit() else None
+
+
+def through_outage(work: Callable[[], T], *, what: str) -> T:
+    """``work()``, tried again after a transient database error (a terminated backend, a
+    restarted server, SQLite's lock) while :data:`OUTAGE_WAITS` last.
+
+    For recording what an attempt did (the conditional UPDATE, and what it reads to
+    fill it in): the work has happened, so failing here means doing it again once the
+    lease lapses. A broken connection is
+    closed so the next try opens a new one. Inside a transaction block nothing is
+    retried (the block is broken; its owner decides). The last try's error propagates.
+    If a commit succeeded but its answer was lost, the retry finds its condition no
+    longer true and changes nothing: callers see "no longer owned".
+    """
+    for wait in OUTAGE_WAITS:
+        try:
+            return work()
+        except (OperationalError, InterfaceError) as exc:
+            if connection.in_atomic_block:
+                raise
+            logger.warning("%s failed (%s); trying again in %.2f s", what, type(exc).__name__, wait)
+            connection.close_if_unusable_or_obsolete()
+            time.sleep(wait)
+    return work()

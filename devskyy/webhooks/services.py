@@ -20,7 +20,6 @@ import contextlib
 import json
 import logging
 import secrets
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,13 +28,14 @@ from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
 from devskyy.core.audit import audit_record
 from devskyy.core.background import dispatch_later
+from devskyy.core.durability import through_outage
 from devskyy.core.errors import ConflictError, DomainError
 from devskyy.core.events import utc_iso
 from devskyy.core.metrics import WEBHOOK_DELIVERIES
@@ -50,8 +50,6 @@ logger = logging.getLogger(__name__)
 _FINAL_TASK_STATUSES = {"completed": "task.completed", "failed": "task.failed", "cancelled": "task.cancelled"}
 _RESPONSE_LIMIT = 64 * 1024
 _LEASE_MARGIN_SECONDS = 30
-# Waits between tries of writing an attempt's outcome (6.35 s in all, well inside the lease).
-_RECORD_WAITS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)
 
 
 class InvalidSubscriptionError(DomainError):
@@ -396,24 +394,12 @@ def _send(delivery: WebhookDelivery) -> tuple[int | None, str, bool]:
 
 
 def _record(owned: QuerySet[WebhookDelivery], **fields: Any) -> None:
-    """Write a sent attempt's outcome, trying again through a transient database error.
+    """Write a sent attempt's outcome (through a short database outage: ``through_outage``).
 
-    The request has gone out: failing here would leave the delivery claimed until its
-    lease lapses, then send it again. A broken connection is dropped so the next try
-    opens a new one. Still failing after the last wait: the error propagates and the
-    lease-expiry sweep (``deliveries_dispatch_due``) sends the attempt again; receivers
-    de-duplicate on ``X-DevSkyy-Delivery``.
-    """
-    for wait in (*_RECORD_WAITS, None):
-        try:
-            owned.update(**fields)
-            return
-        except (OperationalError, InterfaceError) as exc:
-            if wait is None or connection.in_atomic_block:
-                raise
-            logger.warning("webhook outcome not written (%s); trying again in %.2f s", type(exc).__name__, wait)
-            connection.close_if_unusable_or_obsolete()
-            time.sleep(wait)
+    Still failing after that, the error propagates; the claim's lease lapses and the
+    sweep (``deliveries_dispatch_due``) sends the attempt again, which receivers
+    de-duplicate on ``X-DevSkyy-Delivery``."""
+    through_outage(lambda: owned.update(**fields), what="writing a webhook delivery's outcome")
 
 
 def delivery_attempt(*, delivery_id: str) -> AttemptOutcome:

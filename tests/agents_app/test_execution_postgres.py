@@ -3,8 +3,11 @@ RETURNING statement (agents_app/services/execution.py), not the ORM's portable p
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from agents_app.tools.base import register
 from tests.agents_app.test_execution import *  # noqa: F403 - the same tests and fixtures
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db]  # type: ignore[assignment]
@@ -39,3 +42,44 @@ def test_a_claimed_tasks_agent_comes_from_the_kept_copy_and_follows_edits() -> N
     claimed, _ = task_claim(task_id=str(third.pk), worker="w1")
     assert claimed is not None
     assert claimed.agent.system_prompt == "second"
+
+
+_backend_killed_runs: list[str] = []
+
+
+@register("test_backend_killed", description="test: loses its connection", category="operations", schema={})
+def _terminate_own_backend(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """A tool during whose run the task's database connection dies (a restart, a
+    terminated backend): what the worker finds when it records the outcome."""
+    import psycopg
+    from django.db import connection
+
+    _backend_killed_runs.append(str(ctx.task_id))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
+        assert other.execute("SELECT pg_terminate_backend(%s)", [pid]).fetchone() == (True,)
+    return {"ran": len(_backend_killed_runs)}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_lost_while_the_tool_ran_does_not_run_the_tool_again() -> None:
+    """The finish is written on a new connection (core/durability.py, through_outage):
+    the task completes on its first attempt and its tool ran once, instead of the task
+    staying ``running`` until its lease lapses and running again."""
+    from agents_app.models import Agent, AgentTask, TaskStatus
+    from agents_app.services.execution import task_execute
+
+    agent = Agent.objects.create(
+        slug="operations-981", type="t", name="K", category="operations", tools=["test_backend_killed"]
+    )
+    task = AgentTask.objects.create(agent=agent, action="test_backend_killed")
+    _backend_killed_runs.clear()
+
+    assert task_execute(task_id=str(task.pk), worker="w1").outcome == "completed"
+
+    task.refresh_from_db()
+    assert (task.status, task.attempts, task.result) == (TaskStatus.COMPLETED, 1, {"ran": 1})
+    assert task.lease_expires_at is None
+    assert _backend_killed_runs == [str(task.pk)]
