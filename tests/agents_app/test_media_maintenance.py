@@ -55,3 +55,37 @@ def test_a_cancel_during_the_paid_submission_still_records_the_bill(media: Provi
     ledger = SpendLedgerEntry.objects.get()
     assert (ledger.amount, ledger.outcome) == (Decimal("0.2"), "cancelled")
     assert job.ledger_entry_id == ledger.pk
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_lost_during_the_paid_submission_records_it_without_paying_twice(
+    media: Providers,  # noqa: F811
+) -> None:
+    """The worker's database connection dies while Tripo creates the task: the submission
+    is recorded on a new connection (core/durability.py, through_outage) and the job goes
+    on to succeed with one task created at the provider, not a second once the claim lapses."""
+    import psycopg
+    from django.db import connection
+
+    from tests.agents_app.test_media_jobs import drive
+
+    client, auth, _ = _api()
+    job_id = _post(client, auth, TEXT, {"prompt": "a trench coat"}).json()["id"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (worker_backend,) = cursor.fetchone()
+    params = connection.get_connection_params()
+
+    def terminate_while_creating() -> None:  # the Tripo server's thread, before it answers
+        with psycopg.connect(**params, autocommit=True) as other:
+            assert other.execute("SELECT pg_terminate_backend(%s)", [worker_backend]).fetchone() == (True,)
+
+    media.tripo.on_create = terminate_while_creating
+    assert media_job_step(job_id=job_id).status == MediaStatus.SUBMITTED
+    media.tripo.on_create = None
+    job = drive(job_id)
+    assert job.status == MediaStatus.SUCCEEDED, (job.error_code, job.error)
+    assert [r["op"] for r in media.tripo.requests].count("create") == 1
+    assert len(media.tripo.tasks) == 1
+    assert SpendLedgerEntry.objects.get().amount == Decimal("0.2")

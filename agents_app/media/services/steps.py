@@ -42,6 +42,7 @@ from agents_app.media.models import (
 from agents_app.media.services.billing import job_charge, job_release, price_of
 from devskyy.core.audit import audit_record
 from devskyy.core.background import dispatch_later
+from devskyy.core.durability import through_outage
 from devskyy.core.ssrf import OutboundFetchError, SSRFBlockedError
 
 logger = logging.getLogger(__name__)
@@ -185,6 +186,12 @@ def _submit(job: MediaJob, token: uuid.UUID) -> StepOutcome:
                 outcome="outcome_unknown",
             )
         return _fail(job, token, code=exc.code, message=exc.message, billed=False)
+    # The provider has the work and bills it: a short database outage must not make the
+    # job submit (and pay) again once its claim lapses (core/durability.py).
+    return through_outage(lambda: _record_submission(job, token, task_id), what=f"recording media job {job.pk}")
+
+
+def _record_submission(job: MediaJob, token: uuid.UUID, task_id: str) -> StepOutcome:
     with transaction.atomic():
         locked = _held(job, token)
         if locked is None:
