@@ -84,16 +84,16 @@ def _database_probe() -> dict[str, Any]:
         # Django's own flag (BaseDatabaseWrapper, set after its check); not in the stubs.
         connection.health_check_done = True  # type: ignore[attr-defined]
     try:
-        try:
-            return _agent_counts_timed()
-        except DatabaseError:
-            connection.close_if_unusable_or_obsolete()
-            if not kept or connection.connection is not None:
-                raise  # a new connection failed, or the kept one works: the failure is real
-        return _agent_counts_timed()
-    except DatabaseError:
-        connection.close_if_unusable_or_obsolete()
-        raise
+        for attempt in (1, 2):
+            try:
+                return _agent_counts_timed()
+            except DatabaseError:
+                connection.close_if_unusable_or_obsolete()
+                # Real unless it was the first try on a kept connection that is now
+                # closed as broken: then once more, on a new connection.
+                if attempt == 2 or not kept or connection.connection is not None:
+                    raise
+        raise AssertionError("unreachable: the second attempt returns or raises")
     finally:
         close_old_connections()
 
