@@ -237,13 +237,17 @@ class TaskContext:
     def checkpoint(self, progress: int, *, extra: dict[str, Any] | None = None) -> None:
         progress = max(0, min(100, int(progress)))
         # One conditional UPDATE in the common case; the reason is looked up only when
-        # it changes nothing (lease lost, or cancellation requested).
-        updated = _update_owned(
-            self.task.pk,
-            {"progress": progress, "lease_expires_at": _lease_until()},
-            _OWNED_NOT_CANCELLED,
-            [TaskStatus.RUNNING.value, self.attempt],
-            relaxed=True,
+        # it changes nothing (lease lost, or cancellation requested). A short database
+        # outage is waited out (core/durability.py): the tool's work so far stands.
+        updated = durability.through_outage(
+            lambda: _update_owned(
+                self.task.pk,
+                {"progress": progress, "lease_expires_at": _lease_until()},
+                _OWNED_NOT_CANCELLED,
+                [TaskStatus.RUNNING.value, self.attempt],
+                relaxed=True,
+            ),
+            what=f"checkpointing task {self.task.pk}",
         )
         if not updated:
             row = AgentTask.objects.filter(pk=self.task.pk).values("status", "attempts", "cancel_requested").first()

@@ -54,20 +54,26 @@ def _terminate_own_backend(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
     import psycopg
     from django.db import connection
 
+    def terminate() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            (pid,) = cursor.fetchone()
+        with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
+            assert other.execute("SELECT pg_terminate_backend(%s)", [pid]).fetchone() == (True,)
+
     _backend_killed_runs.append(str(ctx.task_id))
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        (pid,) = cursor.fetchone()
-    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
-        assert other.execute("SELECT pg_terminate_backend(%s)", [pid]).fetchone() == (True,)
+    terminate()
+    ctx.checkpoint(50)  # meets the dead connection
+    terminate()  # and so does the finish
     return {"ran": len(_backend_killed_runs)}
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_connection_lost_while_the_tool_ran_does_not_run_the_tool_again() -> None:
-    """The finish is written on a new connection (core/durability.py, through_outage):
-    the task completes on its first attempt and its tool ran once, instead of the task
-    staying ``running`` until its lease lapses and running again."""
+    """The checkpoint and the finish are written on a new connection (core/durability.py,
+    through_outage): the task completes on its first attempt and its tool ran once,
+    instead of failing at the checkpoint, or staying ``running`` until its lease lapses
+    and running again."""
     from agents_app.models import Agent, AgentTask, TaskStatus
     from agents_app.services.execution import task_execute
 
@@ -82,4 +88,5 @@ def test_a_connection_lost_while_the_tool_ran_does_not_run_the_tool_again() -> N
     task.refresh_from_db()
     assert (task.status, task.attempts, task.result) == (TaskStatus.COMPLETED, 1, {"ran": 1})
     assert task.lease_expires_at is None
+    assert task.progress == 100
     assert _backend_killed_runs == [str(task.pk)]
