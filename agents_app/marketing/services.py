@@ -58,6 +58,7 @@ from agents_app.tools.integrations import require
 from devskyy.core import outbound
 from devskyy.core.audit import audit_record
 from devskyy.core.background import enqueue
+from devskyy.core.durability import through_outage
 
 logger = logging.getLogger(__name__)
 
@@ -578,7 +579,14 @@ def _send_chunk(message_ids: list[int], backends: _Backends) -> int:
         message.error = delivery.error
         message.sent_at = timezone.now() if delivery.status in (MessageStatus.SENT, MessageStatus.RECORDED) else None
         done.append(message)
-    CampaignMessage.objects.bulk_update(done, ["status", "backend", "provider_message_id", "error", "sent_at"])
+    # The messages are with their channels: a short database outage must not turn their
+    # outcomes into "outcome unknown" (core/durability.py).
+    through_outage(
+        lambda: CampaignMessage.objects.bulk_update(
+            done, ["status", "backend", "provider_message_id", "error", "sent_at"]
+        ),
+        what="recording campaign message outcomes",
+    )
     return len(done)
 
 

@@ -14,6 +14,7 @@ import pytest
 import redis
 from django.conf import settings
 from django.core import mail
+from django.core.mail.backends import locmem
 from django.db import connection
 from django.utils import timezone
 
@@ -128,6 +129,45 @@ def test_a_dispatcher_that_died_mid_send_is_resumed_without_resending_the_messag
     assert (first.status, first.reason) == (MessageStatus.FAILED, "outcome_unknown")
     assert len(mail.outbox) == 4
     assert first.recipient not in [m.to[0] for m in mail.outbox]
+
+
+class _ConnectionKillingBackend(locmem.EmailBackend):
+    """Django's test mail backend that, on its first send, terminates the sending
+    thread's PostgreSQL backend: the database is lost while messages are with SMTP."""
+
+    killed = False
+
+    def send_messages(self, messages):
+        if not _ConnectionKillingBackend.killed:
+            _ConnectionKillingBackend.killed = True
+            import psycopg
+
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                (pid,) = cursor.fetchone()
+            with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
+                assert other.execute("SELECT pg_terminate_backend(%s)", [pid]).fetchone() == (True,)
+        return super().send_messages(messages)
+
+
+def test_outcomes_of_messages_sent_while_the_database_was_lost_are_recorded(settings) -> None:
+    """The connection dies while the chunk is with the mail backend: the outcomes are
+    written on a new connection (core/durability.py, through_outage), so every message
+    is ``sent``, none ``outcome unknown``, and none went out twice."""
+    settings.EMAIL_BACKEND = f"{__name__}._ConnectionKillingBackend"
+    _ConnectionKillingBackend.killed = False
+    mail.outbox = []
+    campaign = _scheduled_campaign(5)
+    assert campaign_claim(campaign_id=str(campaign.pk))
+
+    report = campaign_send(campaign_id=str(campaign.pk))
+
+    assert _ConnectionKillingBackend.killed
+    assert report.outcome == "sent", report
+    assert sorted(m.to[0] for m in mail.outbox) == [f"r{i:03d}@example.com" for i in range(5)]
+    statuses = list(CampaignMessage.objects.filter(campaign=campaign).values_list("status", flat=True))
+    assert statuses == [MessageStatus.SENT] * 5
+    assert Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.COMPLETED
 
 
 @pytest.fixture
