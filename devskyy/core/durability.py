@@ -69,11 +69,11 @@ def through_outage(work: Callable[[], T], *, what: str) -> T:
 
     For recording what an attempt did (the conditional UPDATE, and what it reads to
     fill it in): the work has happened, so failing here means doing it again once the
-    lease lapses. A broken connection is
-    closed so the next try opens a new one. Inside a transaction block nothing is
-    retried (the block is broken; its owner decides). The last try's error propagates.
-    If a commit succeeded but its answer was lost, the retry finds its condition no
-    longer true and changes nothing: callers see "no longer owned".
+    lease lapses. A broken connection is closed so the next try opens a new one.
+    Inside a transaction block nothing is retried (the block is broken; its owner
+    decides). The last try's error propagates. If a commit succeeded but its answer
+    was lost, the retry finds its condition no longer true and changes nothing:
+    callers see "no longer owned".
     """
     for wait in OUTAGE_WAITS:
         try:
