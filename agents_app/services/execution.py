@@ -307,14 +307,15 @@ def _spend(task: AgentTask, result: Any = None) -> dict[str, Any]:
     tool = registry().get(task.action)
     if task.action != LLM_ACTION and (tool is None or tool.kind != "llm"):
         return {}
-    what = f"reading task {task.pk}'s spend"
-    totals = durability.through_outage(lambda: spend_totals(task_id=str(task.id)), what=what)
+    totals, last = durability.through_outage(
+        lambda: (spend_totals(task_id=str(task.id)), last_llm_call(task_id=str(task.id))),
+        what=f"reading task {task.pk}'s spend",
+    )
     fields: dict[str, Any] = {
         "tokens": totals["prompt_tokens"] + totals["completion_tokens"],
         "cost": totals["amount_usd"].quantize(Decimal("0.000001")),
     }
     answered = result if isinstance(result, dict) else {}
-    last = durability.through_outage(lambda: last_llm_call(task_id=str(task.id)), what=what)
     provider = answered.get("provider") or (last[0] if last else "")
     model = answered.get("model") or (last[1] if last else "")
     if provider:

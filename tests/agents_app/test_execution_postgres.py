@@ -9,6 +9,7 @@ import pytest
 
 from agents_app.tools.base import register
 from tests.agents_app.test_execution import *  # noqa: F403 - the same tests and fixtures
+from tests.support.pg_faults import backend_killer
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db]  # type: ignore[assignment]
 
@@ -51,20 +52,10 @@ _backend_killed_runs: list[str] = []
 def _terminate_own_backend(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
     """A tool during whose run the task's database connection dies (a restart, a
     terminated backend): what the worker finds when it records the outcome."""
-    import psycopg
-    from django.db import connection
-
-    def terminate() -> None:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_backend_pid()")
-            (pid,) = cursor.fetchone()
-        with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
-            assert other.execute("SELECT pg_terminate_backend(%s)", [pid]).fetchone() == (True,)
-
     _backend_killed_runs.append(str(ctx.task_id))
-    terminate()
+    backend_killer()()
     ctx.checkpoint(50)  # meets the dead connection
-    terminate()  # and so does the finish
+    backend_killer()()  # and so does the finish (on the checkpoint's new connection)
     return {"ran": len(_backend_killed_runs)}
 
 

@@ -17,6 +17,7 @@ from agents_app.media.services.jobs import media_job_cancel
 from agents_app.media.services.steps import media_job_step
 from devskyy.taskqueue import app
 from tests.agents_app.test_media_jobs import TEXT, Providers, _api, _post, media  # noqa: F401 - fixture
+from tests.support.pg_faults import backend_killer
 
 
 @pytest.mark.django_db(transaction=True)
@@ -65,23 +66,12 @@ def test_a_connection_lost_during_the_paid_submission_records_it_without_paying_
     """The worker's database connection dies while Tripo creates the task: the submission
     is recorded on a new connection (core/durability.py, through_outage) and the job goes
     on to succeed with one task created at the provider, not a second once the claim lapses."""
-    import psycopg
-    from django.db import connection
 
     from tests.agents_app.test_media_jobs import drive
 
     client, auth, _ = _api()
     job_id = _post(client, auth, TEXT, {"prompt": "a trench coat"}).json()["id"]
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        (worker_backend,) = cursor.fetchone()
-    params = connection.get_connection_params()
-
-    def terminate_while_creating() -> None:  # the Tripo server's thread, before it answers
-        with psycopg.connect(**params, autocommit=True) as other:
-            assert other.execute("SELECT pg_terminate_backend(%s)", [worker_backend]).fetchone() == (True,)
-
-    media.tripo.on_create = terminate_while_creating
+    media.tripo.on_create = backend_killer()  # runs in the Tripo server's thread, before it answers
     assert media_job_step(job_id=job_id).status == MediaStatus.SUBMITTED
     media.tripo.on_create = None
     job = drive(job_id)

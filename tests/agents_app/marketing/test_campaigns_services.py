@@ -25,6 +25,7 @@ from commerce_app.models import Customer
 from devskyy.core.roles import Role
 from tests.agents_app.marketing.conftest import email_copy
 from tests.support.auth import make_user
+from tests.support.pg_faults import backend_killer
 from tests.support.servers import celery_worker, poll
 from tests.support.smtp_server import SMTPServer
 
@@ -140,13 +141,7 @@ class _ConnectionKillingBackend(locmem.EmailBackend):
     def send_messages(self, messages):
         if not _ConnectionKillingBackend.killed:
             _ConnectionKillingBackend.killed = True
-            import psycopg
-
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_backend_pid()")
-                (pid,) = cursor.fetchone()
-            with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
-                assert other.execute("SELECT pg_terminate_backend(%s)", [pid]).fetchone() == (True,)
+            backend_killer()()
         return super().send_messages(messages)
 
 

@@ -13,6 +13,7 @@ from django.test import override_settings
 from devskyy.core.outbound import emit
 from devskyy.webhooks.models import DeliveryStatus, WebhookDelivery
 from devskyy.webhooks.services import subscription_create
+from tests.support.pg_faults import backend_killer
 from tests.support.servers import celery_worker, poll
 from tests.support.webhook_receiver import webhook_receiver
 
@@ -63,8 +64,6 @@ def test_an_outcome_write_hitting_a_terminated_connection_is_retried_not_resent(
     """The database connection dies while the receiver answers 200: the outcome is written
     on a new connection, so the delivery ends succeeded after one request instead of staying
     claimed until its lease lapses and being sent again."""
-    import psycopg
-    from django.db import connection
     from django.utils import timezone
 
     from devskyy.webhooks.services import delivery_attempt
@@ -83,16 +82,7 @@ def test_an_outcome_write_hitting_a_terminated_connection_is_retried_not_resent(
             max_attempts=5,
             next_attempt_at=timezone.now(),
         )
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_backend_pid()")
-            (victim,) = cursor.fetchone()
-        params = connection.get_connection_params()
-
-        def terminate() -> None:
-            with psycopg.connect(**params, autocommit=True) as other:
-                assert other.execute("SELECT pg_terminate_backend(%s)", [victim]).fetchone() == (True,)
-
-        receiver.on_request = terminate
+        receiver.on_request = backend_killer()
         outcome = delivery_attempt(delivery_id=str(delivery.pk))
         receiver.on_request = None
 
