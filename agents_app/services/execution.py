@@ -170,6 +170,7 @@ def _claim_returning(task_id: str, worker: str, now: datetime) -> tuple[AgentTas
 _OWNED = "status = %s AND attempts = %s"
 _OWNED_NOT_CANCELLED = "status = %s AND attempts = %s AND NOT cancel_requested"
 _OWNED_OR_CANCEL_REQUESTED = "((status = %s AND attempts = %s) OR (status = %s AND cancel_requested))"
+_RECORDED_BY_US = "(status = %s AND attempts = %s AND finished_at = %s)"
 
 
 @functools.cache
@@ -282,6 +283,9 @@ def _finish(task: AgentTask, status: str, fields: dict[str, Any], *, in_workflow
         condition, params = _OWNED_OR_CANCEL_REQUESTED, [*owned, TaskStatus.PENDING.value]
     else:
         condition, params = _OWNED, owned
+    # A retry after a commit whose answer was lost finds the row as this call left it
+    # (its own finished_at): that is still ours, so the outcome is announced.
+    condition, params = f"({condition} OR {_RECORDED_BY_US})", [*params, status, task.attempts, now]
     # The tool has run: a short database outage must not make it run again (core/durability.py).
     updated = durability.through_outage(
         lambda: _update_owned(task.pk, values, condition, params), what=f"recording task {task.pk} {status}"

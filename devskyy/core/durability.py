@@ -72,8 +72,9 @@ def through_outage(work: Callable[[], T], *, what: str) -> T:
     lease lapses. A broken connection is closed so the next try opens a new one.
     Inside a transaction block nothing is retried (the block is broken; its owner
     decides). The last try's error propagates. If a commit succeeded but its answer
-    was lost, the retry finds its condition no longer true and changes nothing:
-    callers see "no longer owned".
+    was lost, the retry runs ``work`` again: its condition must also accept the row as
+    the lost try left it (the task finish matches its own ``finished_at``), or the
+    caller sees "no longer owned" for work it did record.
     """
     for wait in OUTAGE_WAITS:
         try:

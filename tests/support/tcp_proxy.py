@@ -7,6 +7,11 @@ connection is closed (the client's next read or write fails) and the listening
 socket is closed, so new connections are refused at once. ``restore()`` listens on
 the same port again. Point a server's DATABASE_URL (or any other TCP URL) at
 ``proxy.port`` instead of the real one.
+
+``lose_answer_to(marker)`` loses one answer instead: the next request that contains
+``marker`` reaches the server, which acts on it (and commits); the connection is then
+closed before the answer reaches the client, as when the network or the server's
+process fails at that moment.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ class TcpProxy:
         self._accepting = threading.Event()
         self._stopped = threading.Event()
         self.accepted = 0  # connections accepted over the proxy's life (tests read it)
+        self._lose_answer_to: bytes | None = None
+        self.answers_lost = 0
 
     # --- control --------------------------------------------------------------------
     def start(self) -> None:
@@ -51,6 +58,12 @@ class TcpProxy:
 
     def restore(self) -> None:
         self._listen()
+
+    def lose_answer_to(self, marker: bytes) -> None:
+        """Once: forward the next request containing ``marker``, then close that
+        connection instead of passing on the server's answer."""
+        with self._lock:
+            self._lose_answer_to = marker
 
     def stop(self) -> None:
         self._stopped.set()
@@ -103,6 +116,7 @@ class TcpProxy:
 
     def _pump(self, client: socket.socket, upstream: socket.socket) -> None:
         peer = {client: upstream, upstream: client}
+        answer_to_lose = False
         with selectors.DefaultSelector() as selector:
             selector.register(client, selectors.EVENT_READ)
             selector.register(upstream, selectors.EVENT_READ)
@@ -113,6 +127,12 @@ class TcpProxy:
                         data = source.recv(_CHUNK)
                         if not data:
                             return
+                        if source is upstream and answer_to_lose:
+                            with self._lock:
+                                self.answers_lost += 1
+                            return  # the server has acted; its answer goes nowhere
+                        if source is client:
+                            answer_to_lose = answer_to_lose or self._arms(data)
                         peer[source].sendall(data)
                     if client.fileno() < 0 or upstream.fileno() < 0:
                         return
@@ -123,6 +143,13 @@ class TcpProxy:
                     self._pairs.discard((client, upstream))
                 _close(client)
                 _close(upstream)
+
+    def _arms(self, request: bytes) -> bool:
+        with self._lock:
+            if self._lose_answer_to is None or self._lose_answer_to not in request:
+                return False
+            self._lose_answer_to = None
+            return True
 
 
 def _close(sock: socket.socket) -> None:
