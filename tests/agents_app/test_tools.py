@@ -79,6 +79,40 @@ def test_low_stock_report_honours_the_threshold_and_reports_days_of_cover() -> N
     assert [i["sku"] for i in run("low_stock_report", {"threshold": 0})["items"]] == [empty.sku]
 
 
+def test_low_stock_report_counts_paid_sales_in_the_window_and_filters_by_collection() -> None:
+    a = product("L-1", stock=2, collection="Black Rose")
+    b = product("L-2", stock=2, collection="Signature")
+    c = product("L-3", stock=1, collection="black rose", compare_at_price=Decimal("80.00"))
+    product("L-4", stock=3, collection="Black Rose", status="draft")
+    order("N1", None, [(a, 2), (b, 5)], days_ago=3)
+    order("N2", None, [(a, 1)], days_ago=9, status=OrderStatus.PROCESSING)
+    order("N3", None, [(a, 7)], days_ago=2, status=OrderStatus.CANCELLED)  # not a sale
+    order("N4", None, [(a, 11)], days_ago=20)  # outside a 10-day window
+    result = run("low_stock_report", {"threshold": 3, "sales_window_days": 10})
+    assert [(i["sku"], i["units_sold_10d"]) for i in result["items"]] == [("L-3", 0), ("L-1", 3), ("L-2", 5)]
+    assert result["items"][0] == {
+        "sku": "L-3",
+        "name": "L-3",
+        "category": "hoodies",
+        "collection": "black rose",
+        "price": Decimal("50.00"),
+        "compare_at_price": Decimal("80.00"),
+        "currency": c.currency,
+        "stock": 1,
+        "status": "active",
+        "units_sold_10d": 0,
+        "days_of_cover": None,
+    }
+    assert result["items"][1]["days_of_cover"] == Decimal("6.7")  # 2 units / (3 units / 10 days)
+    rose = run("low_stock_report", {"threshold": 3, "collection": "BLACK ROSE", "limit": 1})
+    assert [i["sku"] for i in rose["items"]] == ["L-3"]  # emptiest first, then by SKU
+    assert [i["sku"] for i in run("low_stock_report", {"threshold": 3, "collection": "black rose"})["items"]] == [
+        "L-3",
+        "L-1",
+    ]
+    assert run("low_stock_report", {"threshold": 3, "collection": "Nowhere"})["count"] == 0
+
+
 def test_sales_summary_groups_revenue_and_ignores_unpaid_orders() -> None:
     hoodie = product("H-1", stock=9, price="100.00", collection="Black Rose")
     tee = product("T-1", stock=9, price="30.00", category="t-shirts", collection="Signature")
