@@ -7,6 +7,8 @@ Two connection modes, selectable with DB_CONNECTION_MODE:
 - ``pool``: psycopg_pool per process, sized from DB_POOL_SIZE + DB_MAX_OVERFLOW,
   waiting DB_POOL_TIMEOUT seconds for a connection, recycling after DB_POOL_RECYCLE
   and checking each connection before handing it out (pre-ping).
+
+In both, repeated statements are prepared on the server (DB_PREPARE_THRESHOLD).
 """
 
 from __future__ import annotations
@@ -35,6 +37,11 @@ DB_CONNECTION_MODE = env.choice("DB_CONNECTION_MODE", "persistent", ("persistent
 DB_CONNECT_TIMEOUT = env.int("DB_CONNECT_TIMEOUT", 5, minimum=1, maximum=60)
 DB_STATEMENT_TIMEOUT_MS = env.int("DB_STATEMENT_TIMEOUT_MS", 30_000, minimum=0)
 DB_TCP_USER_TIMEOUT_MS = env.int("DB_TCP_USER_TIMEOUT_MS", 30_000, minimum=0)
+# PostgreSQL: a statement run this many times on a connection is prepared there (parsed
+# and planned once per connection; psycopg keeps the 100 most recent). It needs
+# server-side parameter binding, which this turns on too. 0 turns both off, e.g. behind
+# a transaction-mode PgBouncer. Halved PostgreSQL's CPU per task (bench/README.md, P5).
+DB_PREPARE_THRESHOLD = env.int("DB_PREPARE_THRESHOLD", 5, minimum=0, maximum=1000)
 
 
 def _parse_database_url(url: str) -> dict[str, Any]:
@@ -66,6 +73,9 @@ def _postgres(config: dict[str, Any]) -> dict[str, Any]:
     options["keepalives_count"] = 3
     if DB_TCP_USER_TIMEOUT_MS:
         options["tcp_user_timeout"] = DB_TCP_USER_TIMEOUT_MS
+    if DB_PREPARE_THRESHOLD:
+        options["server_side_binding"] = True
+        options["prepare_threshold"] = DB_PREPARE_THRESHOLD
     if DB_STATEMENT_TIMEOUT_MS:
         options["options"] = f"-c statement_timeout={DB_STATEMENT_TIMEOUT_MS}"
     if DB_CONNECTION_MODE == "pool":

@@ -177,10 +177,13 @@ def test_health_sends_postgresql_one_statement_per_probe() -> None:
     import tempfile
 
     import psycopg
+    from django.conf import settings
     from django.db import connections
 
     client = Client()
-    assert client.get("/health").json()["services"]["database"]["status"] == "ok"  # the probe's connection is open
+    # The probe's connection is open, and its statement run often enough to be prepared.
+    for _ in range(settings.DB_PREPARE_THRESHOLD + 1):
+        assert client.get("/health").json()["services"]["database"]["status"] == "ok"
     with tempfile.TemporaryFile() as wire:
 
         def trace() -> None:
@@ -194,9 +197,27 @@ def test_health_sends_postgresql_one_statement_per_probe() -> None:
         _in_probe_thread(lambda: connections["default"].connection.pgconn.untrace())
         wire.seek(0)
         sent = [line.split("\t") for line in wire.read().decode().splitlines() if line.startswith("F\t")]
-    statements = [fields[3] for fields in sent if fields[2] in ("Query", "Parse")]
-    assert len(statements) == 3, statements
-    assert all("agents_app_agent" in statement for statement in statements), statements
+    # One statement is one Query (simple protocol) or one Execute (extended: server-side
+    # binding; once prepared, its text is not sent again, only its name in the Bind).
+    executed = [fields for fields in sent if fields[2] in ("Query", "Execute")]
+    assert len(executed) == 3, sent
+    texts = [fields[3] for fields in sent if fields[2] in ("Query", "Parse")]
+    named = {fields[3].split('"')[3] for fields in sent if fields[2] == "Bind"} - {""}
+    assert bool(named) == bool(settings.DB_PREPARE_THRESHOLD), sent  # run as prepared
+    if named:
+        prepared = _in_probe_thread(_prepared_statements)
+        assert named <= prepared.keys(), (named, prepared)
+        texts += [prepared[name] for name in named]
+    assert texts, sent
+    assert all("agents_app_agent" in text for text in texts), texts
+
+
+def _prepared_statements() -> dict[str, str]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name, statement FROM pg_prepared_statements")
+        return dict(cursor.fetchall())
 
 
 def test_health_probe_replaces_a_terminated_connection_within_the_same_probe() -> None:

@@ -18,7 +18,9 @@ def slow(request: HttpRequest) -> JsonResponse:
     except ValueError:
         return JsonResponse({"error": "seconds must be a number"}, status=400)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_sleep(%s), count(*) FROM agents_app_agent", [seconds])
+        # The seconds also in the text, so a test can find the query in pg_stat_activity
+        # (with server-side binding the parameter is not in it); a float, never text.
+        cursor.execute(f"SELECT pg_sleep(%s), count(*) FROM agents_app_agent /* slow {seconds!r} */", [seconds])  # noqa: S608
         _, agents = cursor.fetchone()
     return JsonResponse({"slept": seconds, "agents": agents, "pid": os.getpid()})
 

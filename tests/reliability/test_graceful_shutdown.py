@@ -72,7 +72,7 @@ def _sleeping_queries(seconds: float) -> int:
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
             "AND state = 'active' AND query LIKE %s",
-            [f"SELECT pg_sleep({seconds}%"],
+            [f"SELECT pg_sleep(%/* slow {float(seconds)!r} */"],
         )
         return int(cursor.fetchone()[0])
 

@@ -1,0 +1,55 @@
+"""PostgreSQL: repeated statements are prepared on the server (DB_PREPARE_THRESHOLD)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.services
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_statement_repeated_on_a_connection_is_prepared_there() -> None:
+    from django.conf import settings
+    from django.db import connection
+
+    from agents_app.models import Agent
+
+    assert settings.DB_PREPARE_THRESHOLD == 5
+    slug = "prepared-statement-probe"
+    for _ in range(settings.DB_PREPARE_THRESHOLD + 1):
+        assert not Agent.objects.filter(slug=slug).exists()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any('FROM "agents_app_agent"' in sql and '"slug" = $' in sql for sql in prepared), prepared
+
+
+def _database_options(**env: str) -> dict[str, object]:
+    code = (
+        "import django, json; django.setup(); from django.conf import settings; "
+        "print(json.dumps({k: v for k, v in settings.DATABASES['default']['OPTIONS'].items() if k != 'pool'}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "devskyy.settings", **env},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    options: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
+    return options
+
+
+def test_the_threshold_sets_server_side_binding_and_zero_turns_both_off() -> None:
+    url = os.environ["DATABASE_URL"]
+    on = _database_options(DATABASE_URL=url, DB_PREPARE_THRESHOLD="3")
+    assert (on["server_side_binding"], on["prepare_threshold"]) == (True, 3)
+    off = _database_options(DATABASE_URL=url, DB_PREPARE_THRESHOLD="0")
+    assert "server_side_binding" not in off
+    assert "prepare_threshold" not in off
