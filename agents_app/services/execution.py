@@ -284,8 +284,9 @@ def _finish(task: AgentTask, status: str, fields: dict[str, Any], *, in_workflow
     else:
         condition, params = _OWNED, owned
     # A retry after a commit whose answer was lost finds the row as this call left it
-    # (its own finished_at): that is still ours, so the outcome is announced.
-    condition, params = f"({condition} OR {_RECORDED_BY_US})", [*params, status, task.attempts, now]
+    # (its own finished_at, as the database stores it): still ours, so it is announced.
+    stored_now = _task_fields()["finished_at"].get_db_prep_value(now, connection)
+    condition, params = f"({condition} OR {_RECORDED_BY_US})", [*params, status, task.attempts, stored_now]
     # The tool has run: a short database outage must not make it run again (core/durability.py).
     updated = durability.through_outage(
         lambda: _update_owned(task.pk, values, condition, params), what=f"recording task {task.pk} {status}"

@@ -160,3 +160,32 @@ def test_only_a_workflow_steps_finish_advances_a_workflow(
         assert advanced == []
         assert task_execute(task_id=str(stepped.pk), worker="w1").outcome == "completed"
     assert advanced == [str(run.pk)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_finish_whose_answer_was_lost_is_recognised_as_ours_on_the_retry(agent: Agent) -> None:
+    """The finish's UPDATE runs and commits, then the client sees an error instead of
+    its answer (Django's execute_wrapper raises after the real statement). The retry
+    matches the row by this attempt's own ``finished_at`` (in the database's own date
+    format: SQLite stores text), so the outcome is announced. On PostgreSQL the same
+    case is also driven through a TCP proxy (test_execution_postgres.py)."""
+    from django.db import OperationalError, connection
+
+    task = _task(agent)
+    lost: list[str] = []
+
+    def lose_the_finish_answer(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        result = execute(sql, params, many, context)
+        if '"finished_at" = ' in sql and not lost:
+            lost.append(sql)
+            raise OperationalError("server closed the connection unexpectedly (test)")
+        return result
+
+    with connection.execute_wrapper(lose_the_finish_answer):
+        assert task_execute(task_id=str(task.pk), worker="w1").outcome == "completed"
+    assert len(lost) == 1
+    task.refresh_from_db()
+    assert (task.status, task.attempts, task.progress) == (TaskStatus.COMPLETED, 1, 100)
+    statuses = list(FeedEvent.objects.filter(task_id=str(task.pk)).values_list("payload__status", flat=True))
+    assert statuses[0] == "running"
+    assert statuses[-1] == "completed"
