@@ -292,8 +292,8 @@ BUDGETS: dict[str, Budget] = {
     "/api/v1/commerce/products": Budget(AUTH + 2, _products),  # + count, page
     "/api/v1/commerce/orders": Budget(AUTH + 3, _orders),  # + count, orders with customers, items
     "/api/v1/commerce/customers": Budget(AUTH + 2, _customers),  # + count, page
-    "/api/v1/commerce/inventory/low-stock": Budget(  # + products, units sold
-        AUTH + 2, _low_stock, count=lambda body: len(body["items"])
+    "/api/v1/commerce/inventory/low-stock": Budget(  # + products with their units sold (one statement)
+        AUTH + 1, _low_stock, count=lambda body: len(body["items"])
     ),
     "/api/v1/webhooks/subscriptions": Budget(AUTH + 1, _subscriptions, query=lambda n: {}, count=_items),  # + rows
     "/api/v1/webhooks/deliveries": Budget(AUTH + 1, _deliveries, count=_items),  # + rows

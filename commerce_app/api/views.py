@@ -211,12 +211,15 @@ class LowStockView(APIView):
         filters = LowStockFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         f = filters.validated_data
-        products = selectors.low_stock(threshold=f["threshold"], collection=f["collection"], limit=f["limit"])
         days = f["sales_window_days"]
-        sold = selectors.units_sold_by_sku(since=timezone.now() - timedelta(days=days), skus=[p.sku for p in products])
+        rows = selectors.low_stock_with_sales(
+            threshold=f["threshold"],
+            since=timezone.now() - timedelta(days=days),
+            collection=f["collection"],
+            limit=f["limit"],
+        )
         items = []
-        for p in products:
-            units = sold.get(p.sku, 0)
+        for p, units in rows:
             daily = Decimal(units) / days
             items.append(
                 {
