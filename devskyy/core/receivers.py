@@ -7,6 +7,9 @@ path (the token endpoint and the admin login form alike), so the audit row and t
 Any saved or deleted API key, user or group row, and any change of a user's groups,
 bumps the ``auth`` version, so processes stop trusting the keys, users and roles
 they remembered (core/api_keys.py, core/principal_cache.py).
+
+Every new PostgreSQL connection gets the wrapper that keeps prepared statements
+working across a schema change (core/prepared.py).
 """
 
 from __future__ import annotations
@@ -17,13 +20,19 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.auth.signals import user_login_failed
+from django.db.backends.signals import connection_created
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
-from devskyy.core import versions
+from devskyy.core import prepared, versions
 from devskyy.core.audit import security_event
 from devskyy.core.metrics import SecurityEvent
 from devskyy.core.models import APIKey
+
+
+@receiver(connection_created, dispatch_uid="devskyy.core.prepared_statements")
+def _connection_created(sender: Any, connection: Any, **kwargs: Any) -> None:
+    prepared.install(connection)  # prepared statements outlive a schema change (core/prepared.py)
 
 
 @receiver(user_login_failed, dispatch_uid="devskyy.core.login_failed")
