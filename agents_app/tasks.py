@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from celery import shared_task
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from agents_app.media.tasks import advance_media_job
-from agents_app.services.execution import task_execute
+from agents_app.services.execution import task_execute, tasks_requeue_stale
 
-__all__ = ["advance_media_job", "run_agent_task"]  # the media task registers with the worker through here
+__all__ = [
+    "advance_media_job",
+    "requeue_lost_tasks",
+    "run_agent_task",
+]  # the media task registers with the worker through here
 
 
 @shared_task(
@@ -32,6 +38,23 @@ def run_agent_task(self: Any, task_id: str) -> str:
         # first worker still runs it): look again when that lease would have expired.
         raise self.retry(countdown=outcome.retry_after)
     return outcome.outcome
+
+
+@shared_task(
+    name="agents_app.tasks.requeue_lost_tasks",
+    acks_late=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    max_retries=5,
+)
+def requeue_lost_tasks() -> int:
+    """Beat, every TASK_REQUEUE_INTERVAL_SECONDS: queue again pending tasks whose message
+    was lost (a worker killed between taking it and recording it, a Redis data loss)."""
+    return tasks_requeue_stale(
+        pending_older_than=timedelta(seconds=settings.TASK_REQUEUE_PENDING_SECONDS),
+        expired_leases=False,  # kombu re-delivers those after the visibility timeout
+        limit=settings.TASK_REQUEUE_BATCH,
+    )
 
 
 # Registered with the worker through this module (Celery autodiscovers ``<app>.tasks``).

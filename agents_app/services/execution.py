@@ -387,21 +387,39 @@ def task_execute(*, task_id: str, worker: str) -> RunOutcome:
     return RunOutcome("completed")
 
 
-def tasks_requeue_stale(*, pending_older_than: timedelta) -> int:
-    """Queue again tasks whose message may be lost: old pending ones and expired leases.
+def tasks_requeue_stale(*, pending_older_than: timedelta, expired_leases: bool = True, limit: int | None = None) -> int:
+    """Queue again tasks whose message may be lost: pending ones not claimed for
+    ``pending_older_than`` since they were created or last queued again by this sweep,
+    and (``expired_leases``) running ones whose lease expired.
 
-    Safe to run any time: a duplicate delivery cannot double-run a task (claim is
-    conditional). Returns how many were queued.
+    A queue message can be lost outright: Redis pops it for a worker that dies before
+    recording it as unacknowledged (kombu's Redis transport does the two in separate
+    calls), or Redis loses its data. Nothing else would ever run such a task. Safe to
+    run any time: a duplicate delivery cannot double-run a task (claims are
+    conditional). Each pending task is queued again at most once per
+    ``pending_older_than`` (``requeued_at``), so repeated sweeps over a long backlog
+    add one message per task per period, not one per sweep. ``limit``: the oldest
+    first. Returns how many were queued.
     """
     from agents_app.tasks import run_agent_task
     from devskyy.core.background import dispatch_now
 
     now = timezone.now()
-    stale = AgentTask.objects.filter(
-        Q(status=TaskStatus.PENDING, created_at__lt=now - pending_older_than, cancel_requested=False)
-        | Q(status=TaskStatus.RUNNING, lease_expires_at__lt=now)
-    ).values_list("id", flat=True)
-    ids = [str(task_id) for task_id in stale]
+    cutoff = now - pending_older_than
+    stale = Q(
+        Q(requeued_at__isnull=True) | Q(requeued_at__lt=cutoff),
+        status=TaskStatus.PENDING,
+        created_at__lt=cutoff,
+        cancel_requested=False,
+    )
+    if expired_leases:
+        stale |= Q(status=TaskStatus.RUNNING, lease_expires_at__lt=now)
+    ids = [
+        str(task_id)
+        for task_id in AgentTask.objects.filter(stale).order_by("created_at").values_list("id", flat=True)[:limit]
+    ]
+    if ids:
+        AgentTask.objects.filter(pk__in=ids).update(requeued_at=now)
     for task_id in ids:
         dispatch_now(run_agent_task, task_id)
     return len(ids)

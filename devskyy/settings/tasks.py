@@ -5,6 +5,7 @@ from __future__ import annotations
 from devskyy.core.env import env
 
 from .cache import REDIS_SOCKET_TIMEOUT, REDIS_URL
+from .marketing import CELERY_BEAT_SCHEDULE as _BEAT_BEFORE
 
 # Embedded mode runs task bodies on a thread pool inside the web process, off the
 # request thread. Production hands them to Celery workers through Redis.
@@ -46,6 +47,30 @@ TASK_LEASE_SECONDS = env.int("TASK_LEASE_SECONDS", 300, minimum=1, maximum=86_40
 # A task's progress events are at least this many seconds apart (coalesced; the row
 # always holds the latest progress, and the final one comes with the last event).
 TASK_PROGRESS_EVENT_SECONDS = env.float("TASK_PROGRESS_EVENT_SECONDS", 1.0, minimum=0, maximum=3600)
+# A pending task not claimed this many seconds after it was created (or last queued
+# again) may have lost its queue message: celery beat runs a sweep every
+# TASK_REQUEUE_INTERVAL_SECONDS (0 = none; then run manage.py requeue_stale_tasks) that
+# queues such tasks again, at most TASK_REQUEUE_BATCH of the oldest per run. A task
+# still waiting in a long queue only gets a harmless duplicate message (claims are
+# conditional): keep the age above the longest queue wait you expect.
+TASK_REQUEUE_INTERVAL_SECONDS = env.int("TASK_REQUEUE_INTERVAL_SECONDS", 60, minimum=0, maximum=3600)
+TASK_REQUEUE_PENDING_SECONDS = env.int("TASK_REQUEUE_PENDING_SECONDS", 300, minimum=1, maximum=86_400)
+TASK_REQUEUE_BATCH = env.int("TASK_REQUEUE_BATCH", 1000, minimum=1, maximum=100_000)
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    **_BEAT_BEFORE,
+    **(
+        {
+            "requeue-lost-tasks": {
+                "task": "agents_app.tasks.requeue_lost_tasks",
+                "schedule": float(TASK_REQUEUE_INTERVAL_SECONDS),
+                # A run that could not start within one interval is replaced by the next one.
+                "options": {"expires": float(TASK_REQUEUE_INTERVAL_SECONDS)},
+            }
+        }
+        if TASK_REQUEUE_INTERVAL_SECONDS
+        else {}
+    ),
+}
 # Task-driven agent_status_update events of one agent, per process: at most one per
 # this many seconds, plus a trailing one with the final count (agents_app/events.py).
 AGENT_STATUS_EVENT_SECONDS = env.float("AGENT_STATUS_EVENT_SECONDS", 1.0, minimum=0, maximum=3600)

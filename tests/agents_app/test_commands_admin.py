@@ -6,6 +6,7 @@ import io
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.test import Client, override_settings
 from django.utils import timezone
@@ -35,6 +36,59 @@ def test_requeue_stale_tasks_queues_old_pending_and_expired_leases_only(monkeypa
     call_command("requeue_stale_tasks", stdout=out)
     assert "requeued 2 task(s)" in out.getvalue()
     assert sorted(sent) == sorted([str(stale_pending.pk), str(expired.pk)])
+
+
+@override_settings(TASK_REQUEUE_PENDING_SECONDS=300, TASK_REQUEUE_BATCH=2)
+def test_beat_sweep_queues_old_pending_tasks_once_per_period_oldest_first(monkeypatch) -> None:
+    from agents_app.tasks import requeue_lost_tasks
+    from devskyy.core import background
+
+    sent: list[str] = []
+    monkeypatch.setattr(background, "dispatch_now", lambda task, task_id: sent.append(task_id))
+    agent = Agent.objects.create(slug="analytics-900", type="t", name="A", category="analytics")
+    now = timezone.now()
+    oldest, older, old = (
+        AgentTask.objects.create(agent=agent, action="sales_summary", created_at=now - timedelta(minutes=m))
+        for m in (30, 20, 10)
+    )
+    AgentTask.objects.create(agent=agent, action="sales_summary", created_at=now - timedelta(seconds=200))  # young
+    AgentTask.objects.create(
+        agent=agent, action="sales_summary", created_at=now - timedelta(hours=1), cancel_requested=True
+    )
+    AgentTask.objects.create(  # lost lease: kombu re-delivers its unacknowledged message; not this sweep's
+        agent=agent, action="sales_summary", status=TaskStatus.RUNNING, lease_expires_at=now - timedelta(1)
+    )
+
+    assert requeue_lost_tasks.apply().get() == 2
+    assert sent == [str(oldest.pk), str(older.pk)]  # the batch cap takes the oldest
+    assert requeue_lost_tasks.apply().get() == 1
+    assert sent[2:] == [str(old.pk)]
+    assert requeue_lost_tasks.apply().get() == 0  # each queued again at most once per period
+
+    # A period after the last requeue, a task still pending is queued again.
+    AgentTask.objects.filter(pk=oldest.pk).update(requeued_at=now - timedelta(seconds=301))
+    assert requeue_lost_tasks.apply().get() == 1
+    assert sent[3:] == [str(oldest.pk)]
+    oldest.refresh_from_db()
+    assert oldest.requeued_at is not None
+    assert oldest.requeued_at > now
+
+
+def test_beat_schedule_runs_the_sweep_unless_turned_off() -> None:
+    import importlib
+
+    from devskyy.settings import tasks as task_settings
+
+    assert settings.CELERY_BEAT_SCHEDULE["requeue-lost-tasks"] == {
+        "task": "agents_app.tasks.requeue_lost_tasks",
+        "schedule": float(settings.TASK_REQUEUE_INTERVAL_SECONDS),
+        "options": {"expires": float(settings.TASK_REQUEUE_INTERVAL_SECONDS)},
+    }
+    assert {"woocommerce-sync", "marketing-dispatch"} <= set(settings.CELERY_BEAT_SCHEDULE)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TASK_REQUEUE_INTERVAL_SECONDS", "0")
+        assert "requeue-lost-tasks" not in importlib.reload(task_settings).CELERY_BEAT_SCHEDULE
+    importlib.reload(task_settings)
 
 
 @override_settings(EVENT_RETENTION_HOURS=1)

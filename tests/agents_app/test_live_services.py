@@ -30,7 +30,7 @@ from agents_app.services.tasks import task_create
 from devskyy.core.accounts import user_set_roles
 from devskyy.core.events import deliver
 from devskyy.core.roles import Role
-from tests.support.servers import celery_worker, gunicorn, poll
+from tests.support.servers import celery_beat, celery_worker, gunicorn, poll
 
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -209,6 +209,42 @@ def test_a_task_survives_a_killed_worker_and_completes_exactly_once(
     assert _counter(broker, key, "completions") == 1
     # Redelivery needs the visibility timeout, then the lease to lapse; the run takes 5 s.
     assert recovered_after < 40, recovered_after
+
+
+def test_beat_queues_again_a_pending_task_whose_message_was_lost(live_env: dict[str, str], broker: redis.Redis) -> None:
+    """A message popped by a worker that died before recording it (or lost with Redis's
+    data) leaves a pending row that nothing would run: the beat sweep queues it again."""
+    _slow_agent()
+    key = f"lost-{uuid.uuid4().hex}"
+    # The row as task_create leaves it, but its message never reached the queue.
+    lost = AgentTask.objects.create(
+        agent=Agent.objects.get(slug="operations-900"),
+        action="test_slow_counter",
+        parameters={"steps": 1, "step_seconds": 0.01, "counter_key": key},
+    )
+    env = {
+        **live_env,
+        "TASK_REQUEUE_INTERVAL_SECONDS": "1",
+        "TASK_REQUEUE_PENDING_SECONDS": "3",
+        "WOOCOMMERCE_SYNC_INTERVAL_SECONDS": "0",
+        "MARKETING_DISPATCH_INTERVAL_SECONDS": "0",
+    }
+    started = time.monotonic()
+    with celery_worker(env), celery_beat(env):
+        assert poll(lambda: AgentTask.objects.get(pk=lost.pk).status == TaskStatus.COMPLETED, timeout=60), (
+            AgentTask.objects.get(pk=lost.pk).status
+        )
+        recovered_after = time.monotonic() - started
+        time.sleep(2)  # more sweeps run: a completed task is never queued again
+    row = AgentTask.objects.get(pk=lost.pk)
+    assert (row.attempts, row.result) == (1, {"steps": 1})
+    assert row.requeued_at is not None
+    assert row.requeued_at >= row.created_at
+    assert _counter(broker, key, "starts") == 1
+    # Not before it is 3 s old; the worker and beat start within seconds of each other.
+    assert row.started_at is not None
+    assert (row.started_at - row.created_at).total_seconds() >= 3
+    assert recovered_after < 45, recovered_after
 
 
 def test_cancelling_a_running_task_stops_it_at_the_next_checkpoint(

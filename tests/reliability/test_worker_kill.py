@@ -14,6 +14,11 @@ What "exactly once" means here, and what is asserted:
   two finishes of one task would leave two such events: none has more than one;
 * the body of the attempt that completed the task ran to its end exactly once (the
   tool logs ``task:attempt:pid`` in Redis at the start and end of every body);
+* a message the victim had taken from the queue but not yet recorded as unacknowledged
+  when it died (kombu's Redis transport pops, then records, in two calls) is lost with
+  it; its task stays ``pending`` until the beat sweep (``requeue_lost_tasks``, running
+  here as render.yaml's scheduler runs it, with a shorter period and age) queues it
+  again. Any task may thus be requeued; that never runs it twice (claims are conditional);
 * execution is at-least-once, by design: a body interrupted by the SIGKILL (or, in a
   window of a millisecond, one that ended but whose finish had not committed) runs
   again under a new attempt once its message is redelivered (visibility timeout) and
@@ -43,7 +48,7 @@ from agents_app.services.tasks import task_create
 from devskyy.feed.models import FeedEvent
 from tests.support.figures import record
 from tests.support.load import child_pids, empty_broker, named_worker, wait_for_workers
-from tests.support.servers import poll
+from tests.support.servers import celery_beat, poll
 
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -53,6 +58,7 @@ BODY_SECONDS = 0.04
 LEASE_SECONDS = 5
 VISIBILITY_SECONDS = 2
 CONCURRENCY = 2
+REQUEUE_PENDING_SECONDS = 15  # production: 300
 
 
 @pytest.fixture
@@ -91,9 +97,14 @@ def test_every_task_completes_exactly_once_when_a_worker_is_sigkilled_mid_batch(
         "TASK_LEASE_SECONDS": str(LEASE_SECONDS),
         "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_SECONDS),
         "AGENT_STATUS_EVENT_SECONDS": "1",
+        "TASK_REQUEUE_INTERVAL_SECONDS": "2",
+        "TASK_REQUEUE_PENDING_SECONDS": str(REQUEUE_PENDING_SECONDS),
+        "WOOCOMMERCE_SYNC_INTERVAL_SECONDS": "0",
+        "MARKETING_DISPATCH_INTERVAL_SECONDS": "0",
     }
     figures: dict[str, Any] = {"tasks": TASKS, "workers": f"2 x prefork({CONCURRENCY})"}
     with (
+        celery_beat(env),
         named_worker(env, "victim", concurrency=CONCURRENCY) as victim,
         named_worker(env, "survivor", concurrency=CONCURRENCY) as survivor,
     ):
@@ -170,7 +181,10 @@ def test_every_task_completes_exactly_once_when_a_worker_is_sigkilled_mid_batch(
             time.sleep(VISIBILITY_SECONDS + 1)
         figures["total_seconds"] = round(time.monotonic() - started, 2)
 
-    rows = {str(r["id"]): r for r in AgentTask.objects.filter(pk__in=ids).values("id", "status", "attempts", "worker")}
+    rows = {
+        str(r["id"]): r
+        for r in AgentTask.objects.filter(pk__in=ids).values("id", "status", "attempts", "worker", "requeued_at")
+    }
     assert len(rows) == TASKS
     assert Counter(r["status"] for r in rows.values()) == {TaskStatus.COMPLETED: TASKS}
 
@@ -208,6 +222,7 @@ def test_every_task_completes_exactly_once_when_a_worker_is_sigkilled_mid_batch(
     assert rerun == interrupted  # each body the kill cut short ran again, under attempt 2; no other did
     figures["bodies_rerun_after_kill"] = len(rerun)
     figures["bodies_ended_twice"] = sum(1 for runs in ends.values() if len(runs) > 1)
+    figures["requeued_by_sweep"] = sum(1 for r in rows.values() if r["requeued_at"] is not None)
     figures["attempts"] = dict(Counter(r["attempts"] for r in rows.values()))
     figures["completed_by"] = dict(Counter(r["worker"].split("@")[0] for r in rows.values()))
     record("r3_worker_kill", figures)

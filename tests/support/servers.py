@@ -224,6 +224,34 @@ def celery_worker(
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+@contextmanager
+def celery_beat(env: Mapping[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """A real ``celery -A devskyy.taskqueue beat`` process (render.yaml's devskyy-scheduler),
+    queueing CELERY_BEAT_SCHEDULE as ``env`` sets it up."""
+    workdir = Path(tempfile.mkdtemp(prefix="devskyy-beat-"))
+    with (workdir / "beat.log").open("wb") as log:
+        process = subprocess.Popen(
+            [
+                str(PYTHON_BIN / "celery"),
+                "-A",
+                "devskyy.taskqueue",
+                "beat",
+                "--loglevel=INFO",
+                f"--schedule={workdir / 'celerybeat-schedule'}",
+            ],
+            cwd=ROOT,
+            env=base_env(dict(env)),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield process
+    finally:
+        stop(process, timeout=20)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def poll(predicate: object, *, timeout: float, interval: float = 0.1) -> bool:
     """Call ``predicate`` until it returns truthy or ``timeout`` seconds pass."""
     assert callable(predicate)
