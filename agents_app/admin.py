@@ -323,7 +323,17 @@ class AgentTaskAdmin(TaskStepsMixin, admin.ModelAdmin[AgentTask]):
         ("Input and output", {"fields": ("parameters_pretty", "result_pretty", "steps_pretty", "error_code", "error")}),
         (
             "Timing",
-            {"fields": ("created_at", "started_at", "finished_at", "duration_ms", "lease_expires_at", "requeued_at", "worker")},
+            {
+                "fields": (
+                    "created_at",
+                    "started_at",
+                    "finished_at",
+                    "duration_ms",
+                    "lease_expires_at",
+                    "requeued_at",
+                    "worker",
+                )
+            },
         ),
         ("Cost", {"fields": ("provider", "model", "tokens", "cost")}),
         ("Origin", {"fields": ("requested_by", "retry_of", "use_round_table", "idempotency_key", "request_hash")}),
