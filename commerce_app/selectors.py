@@ -82,16 +82,9 @@ def products_by_sku(skus: Sequence[str]) -> dict[str, Product]:
     return {p.sku: p for p in Product.objects.filter(sku__in=list(skus))}
 
 
-def low_stock(*, threshold: int, collection: str = "", limit: int = 200) -> list[Product]:
-    """Active products with ``stock <= threshold``, emptiest first."""
-    qs = Product.objects.filter(status=ProductStatus.ACTIVE, stock__lte=threshold)
-    if collection:
-        qs = qs.filter(collection__iexact=collection)
-    return list(qs.order_by("stock", "sku")[:limit])
-
-
-_LOW_STOCK_COLUMNS = (  # the fields product_row reads, by column (no db_column here)
-    "id",
+# What a product looks like in tool results (agents_app.tools.common.product_row), in
+# that order: also the columns low_stock_with_sales reads (no db_column here).
+PRODUCT_ROW_FIELDS = (
     "sku",
     "name",
     "category",
@@ -107,18 +100,19 @@ _LOW_STOCK_COLUMNS = (  # the fields product_row reads, by column (no db_column 
 def low_stock_with_sales(
     *, threshold: int, since: datetime, collection: str = "", limit: int = 200
 ) -> list[tuple[Product, int]]:
-    """:func:`low_stock`, each product with the units sold since ``since``
-    (:func:`units_sold_by_sku`), in one statement.
+    """Active products with ``stock <= threshold`` (in ``collection``, case-insensitive),
+    emptiest first, each with the units sold since ``since`` (:func:`units_sold_by_sku`),
+    in one statement.
 
     Written out rather than built by the ORM (PERF P5: ``low_stock_report`` is the tool
     the task benchmark runs): building and compiling the two ORM queries cost ~3 ms of
     CPU per report on the benchmark host, against ~0.3 ms for this statement
     (bench/README.md). The products are model instances with only the columns
-    :func:`agents_app.tools.common.product_row` reads; values are parameters.
+    ``PRODUCT_ROW_FIELDS``; values are parameters.
     """
     quote = connection.ops.quote_name
     product, item, order = (quote(m._meta.db_table) for m in (Product, OrderItem, Order))
-    columns = ", ".join(f"p.{quote(name)}" for name in _LOW_STOCK_COLUMNS)
+    columns = ", ".join(f"p.{quote(name)}" for name in ("id", *PRODUCT_ROW_FIELDS))
     in_collection = " AND UPPER(p.collection) = UPPER(%s)" if collection else ""
     revenue = ", ".join(["%s"] * len(REVENUE_STATUSES))
     sql = f"""

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from agents_app.exceptions import ToolInputInvalidError
 from commerce_app.models import Product
+from commerce_app.selectors import PRODUCT_ROW_FIELDS
 
 PERIOD_DAYS = {"day": 1, "week": 7, "month": 30, "quarter": 90, "year": 365}
 
@@ -48,17 +49,7 @@ def window(params: dict[str, Any], *, default_period: str = "month") -> tuple[da
 
 
 def product_row(product: Product) -> dict[str, Any]:
-    return {
-        "sku": product.sku,
-        "name": product.name,
-        "category": product.category,
-        "collection": product.collection,
-        "price": product.price,
-        "compare_at_price": product.compare_at_price,
-        "currency": product.currency,
-        "stock": product.stock,
-        "status": product.status,
-    }
+    return {name: getattr(product, name) for name in PRODUCT_ROW_FIELDS}
 
 
 def pct(part: Decimal, whole: Decimal) -> Decimal | None:
