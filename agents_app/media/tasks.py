@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from agents_app.media.services.steps import media_job_step, schedule_step
+from agents_app.media.services.steps import media_job_step, media_jobs_requeue, schedule_step
 
 
 @shared_task(
@@ -24,3 +25,16 @@ def advance_media_job(job_id: str) -> str:
     if outcome.next_in is not None:
         schedule_step(job_id=job_id, countdown=outcome.next_in)
     return outcome.status
+
+
+@shared_task(
+    name="agents_app.media.requeue_stale",
+    acks_late=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    max_retries=5,
+)
+def requeue_stale_media_jobs() -> int:
+    """Beat, every MEDIA_SWEEP_INTERVAL_SECONDS: the next step of active jobs nobody holds
+    that have not moved for longer than their longest poll wait (a lost message)."""
+    return media_jobs_requeue(stale_seconds=max(300.0, 2 * settings.MEDIA_POLL_MAX_SECONDS))

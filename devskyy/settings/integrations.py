@@ -46,6 +46,10 @@ MEDIA_POLL_MAX_SECONDS = env.float("MEDIA_POLL_MAX_SECONDS", 30.0, minimum=0.0, 
 MEDIA_HTTP_TIMEOUT_SECONDS = env.float("MEDIA_HTTP_TIMEOUT_SECONDS", 30.0, minimum=0.1, maximum=300.0)
 MEDIA_MAX_ATTEMPTS = env.int("MEDIA_MAX_ATTEMPTS", 4, minimum=1, maximum=10)
 MEDIA_RETRY_BASE_SECONDS = env.float("MEDIA_RETRY_BASE_SECONDS", 1.0, minimum=0.0, maximum=60.0)
+# celery beat queues the next step of active media jobs nobody holds that have not moved
+# for max(300 s, 2 x MEDIA_POLL_MAX_SECONDS) (a lost message), this often; 0 = none (then
+# run manage.py requeue_media_jobs).
+MEDIA_SWEEP_INTERVAL_SECONDS = env.int("MEDIA_SWEEP_INTERVAL_SECONDS", 60, minimum=0, maximum=3600)
 # Size limits of fetched input images and of downloaded outputs (models, renders).
 MEDIA_MAX_INPUT_BYTES = env.int("MEDIA_MAX_INPUT_BYTES", 10 * 1024 * 1024, minimum=1024, maximum=100 * 1024 * 1024)
 MEDIA_MAX_OUTPUT_BYTES = env.int("MEDIA_MAX_OUTPUT_BYTES", 100 * 1024 * 1024, minimum=1024, maximum=1024 * 1024 * 1024)
@@ -70,18 +74,6 @@ WOOCOMMERCE_ALLOW_INSECURE_HTTP = env.bool("WOOCOMMERCE_ALLOW_INSECURE_HTTP", de
 # WooCommerce sync schedule: the beat process (render.yaml devskyy-scheduler) queues an
 # outbox push + incremental import every WOOCOMMERCE_SYNC_INTERVAL_SECONDS; 0 disables it.
 WOOCOMMERCE_SYNC_INTERVAL_SECONDS = env.int("WOOCOMMERCE_SYNC_INTERVAL_SECONDS", 900, minimum=0, maximum=86_400)
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = (
-    {
-        "woocommerce-sync": {
-            "task": "commerce_app.tasks.sync_shop",
-            "schedule": float(WOOCOMMERCE_SYNC_INTERVAL_SECONDS),
-            # A run that could not start within one interval is replaced by the next one.
-            "options": {"expires": float(WOOCOMMERCE_SYNC_INTERVAL_SECONDS)},
-        }
-    }
-    if WOOCOMMERCE_SYNC_INTERVAL_SECONDS
-    else {}
-)
 WORDPRESS_TIMEOUT_SECONDS = env.float("WORDPRESS_TIMEOUT_SECONDS", 15.0, minimum=0.1, maximum=120.0)
 WORDPRESS_MAX_ATTEMPTS = env.int("WORDPRESS_MAX_ATTEMPTS", 4, minimum=1, maximum=10)
 WORDPRESS_RETRY_BASE_SECONDS = env.float("WORDPRESS_RETRY_BASE_SECONDS", 1.0, minimum=0.0, maximum=60.0)
@@ -92,7 +84,27 @@ WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1, maximum=25)
 WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", 30.0, minimum=0.0, maximum=3600.0)
 WEBHOOK_RETRY_MAX_SECONDS = env.float("WEBHOOK_RETRY_MAX_SECONDS", 21600.0, minimum=0.0, maximum=86400.0)
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", 10.0, minimum=0.5, maximum=60.0)
+# celery beat queues an attempt for every delivery already due whose message was lost
+# (or whose claim expired) this often; 0 = none (then run manage.py dispatch_due_webhooks).
+WEBHOOK_SWEEP_INTERVAL_SECONDS = env.int("WEBHOOK_SWEEP_INTERVAL_SECONDS", 60, minimum=0, maximum=3600)
 # (ip, port) pairs exempt from the SSRF guard for webhook receivers. Tests set it with
 # override_settings to reach a receiver on 127.0.0.1; deliberately never read from the
 # environment, so no deployment can open the guard.
 WEBHOOK_UNSAFE_ALLOWED_ADDRESSES: list[tuple[str, int]] = []
+
+
+def _every(task: str, seconds: float) -> dict[str, object]:
+    # A run that could not start within one interval is replaced by the next one.
+    return {"task": task, "schedule": float(seconds), "options": {"expires": float(seconds)}}
+
+
+# The beat process (render.yaml devskyy-scheduler); an interval of 0 leaves its entry out.
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    name: _every(task, seconds)
+    for name, task, seconds in (
+        ("woocommerce-sync", "commerce_app.tasks.sync_shop", WOOCOMMERCE_SYNC_INTERVAL_SECONDS),
+        ("webhook-deliveries-due", "devskyy.webhooks.dispatch_due", WEBHOOK_SWEEP_INTERVAL_SECONDS),
+        ("media-jobs-stale", "agents_app.media.requeue_stale", MEDIA_SWEEP_INTERVAL_SECONDS),
+    )
+    if seconds
+}

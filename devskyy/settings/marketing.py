@@ -6,6 +6,7 @@ from devskyy.core.env import ConfigError, env
 
 from .base import IS_PRODUCTION
 from .integrations import CELERY_BEAT_SCHEDULE as _BEAT_BEFORE
+from .integrations import _every
 
 # Django's mail framework (the email channel): SMTP unless a test swaps the backend.
 # With no reachable SMTP server, campaign emails are recorded as failed with the error.
@@ -55,12 +56,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     **_BEAT_BEFORE,
     **(
         {
-            "marketing-dispatch": {
-                "task": "agents_app.marketing.tasks.dispatch_due_campaigns",
-                "schedule": float(MARKETING_DISPATCH_INTERVAL_SECONDS),
-                # A run that could not start within one interval is replaced by the next one.
-                "options": {"expires": float(MARKETING_DISPATCH_INTERVAL_SECONDS)},
-            }
+            "marketing-dispatch": _every(
+                "agents_app.marketing.tasks.dispatch_due_campaigns", MARKETING_DISPATCH_INTERVAL_SECONDS
+            )
         }
         if MARKETING_DISPATCH_INTERVAL_SECONDS
         else {}

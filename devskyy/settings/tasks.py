@@ -5,6 +5,7 @@ from __future__ import annotations
 from devskyy.core.env import env
 
 from .cache import REDIS_SOCKET_TIMEOUT, REDIS_URL
+from .integrations import _every
 from .marketing import CELERY_BEAT_SCHEDULE as _BEAT_BEFORE
 
 # Embedded mode runs task bodies on a thread pool inside the web process, off the
@@ -59,14 +60,7 @@ TASK_REQUEUE_BATCH = env.int("TASK_REQUEUE_BATCH", 1000, minimum=1, maximum=100_
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     **_BEAT_BEFORE,
     **(
-        {
-            "requeue-lost-tasks": {
-                "task": "agents_app.tasks.requeue_lost_tasks",
-                "schedule": float(TASK_REQUEUE_INTERVAL_SECONDS),
-                # A run that could not start within one interval is replaced by the next one.
-                "options": {"expires": float(TASK_REQUEUE_INTERVAL_SECONDS)},
-            }
-        }
+        {"requeue-lost-tasks": _every("agents_app.tasks.requeue_lost_tasks", TASK_REQUEUE_INTERVAL_SECONDS)}
         if TASK_REQUEUE_INTERVAL_SECONDS
         else {}
     ),

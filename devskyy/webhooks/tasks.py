@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from devskyy.webhooks.services import delivery_attempt, delivery_schedule
+from devskyy.webhooks.services import deliveries_dispatch_due, delivery_attempt, delivery_schedule
 
 
 @shared_task(
@@ -23,3 +23,16 @@ def deliver_webhook(delivery_id: str) -> str:
     if outcome.retry_in is not None:
         delivery_schedule(delivery_id=delivery_id, countdown=outcome.retry_in)
     return outcome.status
+
+
+@shared_task(
+    name="devskyy.webhooks.dispatch_due",
+    acks_late=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    max_retries=5,
+)
+def dispatch_due_deliveries() -> int:
+    """Beat, every WEBHOOK_SWEEP_INTERVAL_SECONDS: an attempt for every delivery already due
+    whose message was lost (or whose claim expired); claims make a duplicate harmless."""
+    return deliveries_dispatch_due()

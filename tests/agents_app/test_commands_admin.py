@@ -74,21 +74,43 @@ def test_beat_sweep_queues_old_pending_tasks_once_per_period_oldest_first(monkey
     assert oldest.requeued_at > now
 
 
-def test_beat_schedule_runs_the_sweep_unless_turned_off() -> None:
+def test_beat_schedule_names_registered_tasks_and_each_interval_can_turn_its_entry_off() -> None:
     import importlib
 
+    from devskyy.settings import integrations, marketing
     from devskyy.settings import tasks as task_settings
+    from devskyy.taskqueue import app
 
-    assert settings.CELERY_BEAT_SCHEDULE["requeue-lost-tasks"] == {
-        "task": "agents_app.tasks.requeue_lost_tasks",
-        "schedule": float(settings.TASK_REQUEUE_INTERVAL_SECONDS),
-        "options": {"expires": float(settings.TASK_REQUEUE_INTERVAL_SECONDS)},
+    intervals = {
+        "woocommerce-sync": ("commerce_app.tasks.sync_shop", "WOOCOMMERCE_SYNC_INTERVAL_SECONDS"),
+        "webhook-deliveries-due": ("devskyy.webhooks.dispatch_due", "WEBHOOK_SWEEP_INTERVAL_SECONDS"),
+        "media-jobs-stale": ("agents_app.media.requeue_stale", "MEDIA_SWEEP_INTERVAL_SECONDS"),
+        "marketing-dispatch": (
+            "agents_app.marketing.tasks.dispatch_due_campaigns",
+            "MARKETING_DISPATCH_INTERVAL_SECONDS",
+        ),
+        "requeue-lost-tasks": ("agents_app.tasks.requeue_lost_tasks", "TASK_REQUEUE_INTERVAL_SECONDS"),
     }
-    assert {"woocommerce-sync", "marketing-dispatch"} <= set(settings.CELERY_BEAT_SCHEDULE)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("TASK_REQUEUE_INTERVAL_SECONDS", "0")
-        assert "requeue-lost-tasks" not in importlib.reload(task_settings).CELERY_BEAT_SCHEDULE
-    importlib.reload(task_settings)
+    app.loader.import_default_modules()  # what a worker registers at start
+    assert set(settings.CELERY_BEAT_SCHEDULE) == set(intervals)
+    for name, (task, setting) in intervals.items():
+        seconds = float(getattr(settings, setting))
+        assert settings.CELERY_BEAT_SCHEDULE[name] == {
+            "task": task,
+            "schedule": seconds,
+            "options": {"expires": seconds},
+        }
+        assert task in app.tasks, task  # beat would queue a task no worker knows
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            for _, setting in intervals.values():
+                patch.setenv(setting, "0")
+            for module in (integrations, marketing, task_settings):
+                importlib.reload(module)
+            assert task_settings.CELERY_BEAT_SCHEDULE == {}
+    finally:
+        for module in (integrations, marketing, task_settings):
+            importlib.reload(module)
 
 
 @override_settings(EVENT_RETENTION_HOURS=1)

@@ -228,6 +228,8 @@ def test_beat_queues_again_a_pending_task_whose_message_was_lost(live_env: dict[
         "TASK_REQUEUE_PENDING_SECONDS": "3",
         "WOOCOMMERCE_SYNC_INTERVAL_SECONDS": "0",
         "MARKETING_DISPATCH_INTERVAL_SECONDS": "0",
+        "WEBHOOK_SWEEP_INTERVAL_SECONDS": "0",
+        "MEDIA_SWEEP_INTERVAL_SECONDS": "0",
     }
     started = time.monotonic()
     with celery_worker(env), celery_beat(env):

@@ -101,6 +101,8 @@ def test_every_task_completes_exactly_once_when_a_worker_is_sigkilled_mid_batch(
         "TASK_REQUEUE_PENDING_SECONDS": str(REQUEUE_PENDING_SECONDS),
         "WOOCOMMERCE_SYNC_INTERVAL_SECONDS": "0",
         "MARKETING_DISPATCH_INTERVAL_SECONDS": "0",
+        "WEBHOOK_SWEEP_INTERVAL_SECONDS": "0",
+        "MEDIA_SWEEP_INTERVAL_SECONDS": "0",
     }
     figures: dict[str, Any] = {"tasks": TASKS, "workers": f"2 x prefork({CONCURRENCY})"}
     with (

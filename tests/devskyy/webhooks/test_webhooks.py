@@ -288,3 +288,42 @@ def test_processes_keep_the_subscriber_list_until_a_subscription_changes(receive
     assert subscribers("task.failed") == [subscription.pk]
     subscription_delete(subscription=subscription)
     assert subscribers("task.failed") == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sweep_sends_due_deliveries_whose_message_was_lost_and_leaves_the_rest(receiver: Receiver) -> None:
+    """``manage.py dispatch_due_webhooks`` (what beat runs every WEBHOOK_SWEEP_INTERVAL_SECONDS)."""
+    from datetime import timedelta
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    subscription = _subscribe(receiver)
+    now = timezone.now()
+
+    def delivery(number: str, **fields: object) -> WebhookDelivery:
+        return WebhookDelivery.objects.create(
+            subscription=subscription,
+            event_id=f"00000000-0000-0000-0000-0000000000{number}",
+            event_type="order.created",
+            payload={"type": "order.created", "data": {"number": number}},
+            max_attempts=5,
+            **fields,
+        )
+
+    lost = delivery("a1", next_attempt_at=now - timedelta(seconds=5))  # due; its message never came
+    expired = delivery(  # claimed by a worker that died: the claim lapsed
+        "a2", status=DeliveryStatus.DELIVERING, attempts=1, lease_until=now - timedelta(seconds=1)
+    )
+    later = delivery("a3", next_attempt_at=now + timedelta(hours=1))  # waiting for its retry time
+    held = delivery("a4", status=DeliveryStatus.DELIVERING, attempts=1, lease_until=now + timedelta(minutes=5))
+
+    out = StringIO()
+    call_command("dispatch_due_webhooks", stdout=out)
+    assert "for 2 webhook delivery(ies)" in out.getvalue()
+    assert _wait_for(lost.pk, {DeliveryStatus.SUCCEEDED}).attempts == 1
+    assert _wait_for(expired.pk, {DeliveryStatus.SUCCEEDED}).attempts == 2
+    assert sorted(receiver.accepted) == sorted([str(lost.pk), str(expired.pk)])
+    assert WebhookDelivery.objects.get(pk=later.pk).status == DeliveryStatus.PENDING
+    assert WebhookDelivery.objects.get(pk=held.pk).status == DeliveryStatus.DELIVERING

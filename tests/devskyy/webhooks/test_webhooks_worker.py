@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import redis
@@ -14,7 +15,7 @@ from devskyy.core.outbound import emit
 from devskyy.webhooks.models import DeliveryStatus, WebhookDelivery
 from devskyy.webhooks.services import subscription_create
 from tests.support.pg_faults import backend_killer
-from tests.support.servers import celery_worker, poll
+from tests.support.servers import celery_beat, celery_worker, poll
 from tests.support.webhook_receiver import webhook_receiver
 
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -91,3 +92,43 @@ def test_an_outcome_write_hitting_a_terminated_connection_is_retried_not_resent(
         assert (delivery.status, delivery.attempts, delivery.last_response_code) == (DeliveryStatus.SUCCEEDED, 1, 200)
         assert delivery.lease_until is None
         assert len(receiver.requests) == 1
+
+
+def test_beat_sends_a_due_delivery_whose_message_was_lost(server_env: dict[str, str]) -> None:
+    from django.utils import timezone
+
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    broker.delete("celery", "unacked", "unacked_index", "unacked_mutex")
+    with webhook_receiver() as receiver:
+        with override_settings(WEBHOOK_UNSAFE_ALLOWED_ADDRESSES=[("127.0.0.1", receiver.port)]):
+            created = subscription_create(url=receiver.url, event_types=["order.created"], name="sweep")
+        receiver.secret = created.secret
+        # Due, as emit() leaves it, but its message never reached the queue.
+        delivery = WebhookDelivery.objects.create(
+            subscription=created.subscription,
+            event_id="00000000-0000-0000-0000-0000000000b1",
+            event_type="order.created",
+            payload={"type": "order.created", "data": {"number": "DS-B1"}},
+            max_attempts=5,
+            next_attempt_at=timezone.now(),
+        )
+        env = {
+            **server_env,
+            "DJANGO_SETTINGS_MODULE": "tests.support.webhook_worker_settings",
+            "TEST_WEBHOOK_RECEIVER_PORT": str(receiver.port),
+            "WEBHOOK_SWEEP_INTERVAL_SECONDS": "1",
+            "WOOCOMMERCE_SYNC_INTERVAL_SECONDS": "0",
+            "MARKETING_DISPATCH_INTERVAL_SECONDS": "0",
+            "TASK_REQUEUE_INTERVAL_SECONDS": "0",
+            "MEDIA_SWEEP_INTERVAL_SECONDS": "0",
+        }
+        with celery_worker(env), celery_beat(env):
+            assert poll(
+                lambda: WebhookDelivery.objects.get(pk=delivery.pk).status == DeliveryStatus.SUCCEEDED, timeout=40
+            ), WebhookDelivery.objects.get(pk=delivery.pk).__dict__
+            sent = len(receiver.requests)
+            time.sleep(2.5)  # more sweeps run meanwhile
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.SUCCEEDED, 1)
+    assert sent == len(receiver.requests) == 1  # later sweeps never send a succeeded delivery again
+    assert list(receiver.accepted) == [str(delivery.pk)]
