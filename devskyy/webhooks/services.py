@@ -316,9 +316,18 @@ def backoff_seconds(attempts: int) -> float:
 
 def delivery_schedule(*, delivery_id: str, countdown: float) -> None:
     """Run an attempt on the task queue after ``countdown`` seconds (a restart loses an
-    embedded timer: ``deliveries_dispatch_due`` picks such deliveries up again)."""
+    embedded timer: ``deliveries_dispatch_due`` picks such deliveries up again).
+
+    With beat's sweep on, a wait longer than half the visibility timeout (backoffs of
+    late attempts: up to WEBHOOK_RETRY_MAX_SECONDS) sends no message: a worker holds a
+    countdown message unacknowledged until it is due, so kombu would put it back on the
+    queue every visibility timeout, one more copy each time (Celery's Redis caveats).
+    The sweep sends the attempt once it is due, at most one sweep interval late."""
     from devskyy.webhooks.tasks import deliver_webhook
 
+    swept = not settings.TASKS_EMBEDDED and settings.WEBHOOK_SWEEP_INTERVAL_SECONDS > 0
+    if swept and countdown > settings.CELERY_VISIBILITY_TIMEOUT / 2:
+        return
     dispatch_later(deliver_webhook, delivery_id, countdown=countdown)
 
 

@@ -132,3 +132,20 @@ def test_beat_sends_a_due_delivery_whose_message_was_lost(server_env: dict[str, 
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.SUCCEEDED, 1)
     assert sent == len(receiver.requests) == 1  # later sweeps never send a succeeded delivery again
     assert list(receiver.accepted) == [str(delivery.pk)]
+
+
+@pytest.mark.parametrize(("sweep", "countdown", "messages"), [(60, 0.5, 1), (60, 0.6, 0), (0, 0.6, 1)])
+def test_a_wait_past_half_the_visibility_timeout_is_left_to_the_sweep(
+    sweep: int, countdown: float, messages: int
+) -> None:
+    """A countdown message outliving the visibility timeout would be put back on the queue
+    again and again; with beat's sweep on, such a wait sends no message at all."""
+    from devskyy.webhooks.services import delivery_schedule
+
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    broker.delete("celery", "unacked", "unacked_index", "unacked_mutex")
+    visibility = settings.CELERY_VISIBILITY_TIMEOUT
+    with override_settings(WEBHOOK_SWEEP_INTERVAL_SECONDS=sweep):
+        delivery_schedule(delivery_id="00000000-0000-0000-0000-0000000000c1", countdown=countdown * visibility)
+    assert broker.llen("celery") == messages
+    broker.delete("celery")
