@@ -1,4 +1,5 @@
-"""System check: the login lockout middleware is in every stack that serves logins.
+"""System checks: the login lockout middleware is in every stack that serves logins;
+no queue wait outlives the broker's visibility timeout.
 
 django-axes checks for its own class path in MIDDLEWARE (axes.W002); DevSkyy runs a
 subclass (devskyy/core/middleware.py ``AxesMiddleware``), so that check is silenced in
@@ -10,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, register
+from django.core.checks import CheckMessage, Error, Warning, register
 
 LOCKOUT_MIDDLEWARE = ("devskyy.core.middleware.AxesMiddleware", "axes.middleware.AxesMiddleware")
 
@@ -29,3 +30,29 @@ def lockout_middleware_check(app_configs: Any = None, **kwargs: Any) -> list[Che
                 )
             )
     return errors
+
+
+# Waits a worker holds a message for, unacknowledged: the longest run of one task, and
+# the countdowns of messages that re-queue themselves (agent task retries wait out a
+# lease; media jobs poll). Webhook retry waits need no entry: past half the visibility
+# timeout they are left to the beat sweep (devskyy.webhooks.services.delivery_schedule).
+HELD_MESSAGE_SETTINGS = ("CELERY_TASK_TIME_LIMIT", "TASK_LEASE_SECONDS", "MEDIA_POLL_MAX_SECONDS")
+
+
+@register()
+def visibility_timeout_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    if settings.TASKS_EMBEDDED:
+        return []
+    visibility = settings.CELERY_VISIBILITY_TIMEOUT
+    return [
+        Warning(
+            f"settings.{name} ({getattr(settings, name)} s) is not below CELERY_VISIBILITY_TIMEOUT ({visibility} s).",
+            hint=(
+                "A message held unacknowledged that long is put back on the queue while its worker still holds "
+                "it, once more every visibility timeout (Celery's Redis caveats): raise CELERY_VISIBILITY_TIMEOUT."
+            ),
+            id="core.W002",
+        )
+        for name in HELD_MESSAGE_SETTINGS
+        if getattr(settings, name) >= visibility
+    ]
