@@ -11,6 +11,7 @@ from django.db import InterfaceError, OperationalError
 
 from agents_app.media.tasks import advance_media_job
 from agents_app.services.execution import task_execute, tasks_requeue_stale
+from devskyy.core.background import periodic_task
 
 __all__ = [
     "advance_media_job",
@@ -40,13 +41,7 @@ def run_agent_task(self: Any, task_id: str) -> str:
     return outcome.outcome
 
 
-@shared_task(
-    name="agents_app.tasks.requeue_lost_tasks",
-    acks_late=True,
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=True,
-    max_retries=5,
-)
+@periodic_task("agents_app.tasks.requeue_lost_tasks")
 def requeue_lost_tasks() -> int:
     """Beat, every TASK_REQUEUE_INTERVAL_SECONDS: queue again pending tasks whose message
     was lost (a worker killed between taking it and recording it, a Redis data loss)."""

@@ -15,15 +15,10 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 from agents_app.marketing.services import campaign_dispatch, campaigns_dispatch_due
+from devskyy.core.background import periodic_task
 
 
-@shared_task(
-    name="agents_app.marketing.tasks.dispatch_due_campaigns",
-    acks_late=True,
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=True,
-    max_retries=5,
-)
+@periodic_task("agents_app.marketing.tasks.dispatch_due_campaigns")
 def dispatch_due_campaigns() -> dict[str, Any]:
     return campaigns_dispatch_due().as_dict()
 

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from agents_app.media.services.steps import media_job_step, media_jobs_requeue, schedule_step
+from devskyy.core.background import periodic_task
 
 
 @shared_task(
@@ -27,13 +28,7 @@ def advance_media_job(job_id: str) -> str:
     return outcome.status
 
 
-@shared_task(
-    name="agents_app.media.requeue_stale",
-    acks_late=True,
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=True,
-    max_retries=5,
-)
+@periodic_task("agents_app.media.requeue_stale")
 def requeue_stale_media_jobs() -> int:
     """Beat, every MEDIA_SWEEP_INTERVAL_SECONDS: the next step of active jobs nobody holds
     that have not moved for longer than their longest poll wait (a lost message)."""

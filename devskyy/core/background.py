@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
-from celery import Task
+from celery import Task, shared_task
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import InterfaceError, OperationalError, close_old_connections, transaction
 
 logger = logging.getLogger(__name__)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 _executor: ThreadPoolExecutor | None = None
 
 
@@ -106,3 +109,12 @@ def cancel_embedded_timers() -> int:
 def enqueue(task: Task[Any, Any], *args: Any, **kwargs: Any) -> None:
     """Queue ``task`` once the surrounding transaction (if any) has committed."""
     transaction.on_commit(lambda: dispatch_now(task, *args, **kwargs))
+
+
+def periodic_task(name: str) -> Callable[[Callable[_P, _R]], Task[_P, _R]]:
+    """Decorator for a task beat queues (CELERY_BEAT_SCHEDULE): acknowledged after it ran,
+    retried with backoff while the database is away. Each one claims its work, so a
+    duplicate run (or a manual command at the same time) is harmless."""
+    return shared_task(
+        name=name, acks_late=True, autoretry_for=(OperationalError, InterfaceError), retry_backoff=True, max_retries=5
+    )

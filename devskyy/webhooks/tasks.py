@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
+from devskyy.core.background import periodic_task
 from devskyy.webhooks.services import deliveries_dispatch_due, delivery_attempt, delivery_schedule
 
 
@@ -25,13 +26,7 @@ def deliver_webhook(delivery_id: str) -> str:
     return outcome.status
 
 
-@shared_task(
-    name="devskyy.webhooks.dispatch_due",
-    acks_late=True,
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=True,
-    max_retries=5,
-)
+@periodic_task("devskyy.webhooks.dispatch_due")
 def dispatch_due_deliveries() -> int:
     """Beat, every WEBHOOK_SWEEP_INTERVAL_SECONDS: an attempt for every delivery already due
     whose message was lost (or whose claim expired); claims make a duplicate harmless."""

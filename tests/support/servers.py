@@ -192,64 +192,45 @@ class RedisProcess:
 
 
 @contextmanager
+def _celery(args: list[str], env: Mapping[str, str], prefix: str) -> Iterator[subprocess.Popen[bytes]]:
+    """``celery -A devskyy.taskqueue <args>`` in its own session, logging into a temporary
+    directory (also the process's ``{workdir}`` in ``args``), stopped and cleaned up after."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    with (workdir / "celery.log").open("wb") as log:
+        process = subprocess.Popen(
+            [
+                str(PYTHON_BIN / "celery"),
+                "-A",
+                "devskyy.taskqueue",
+                *(a.replace("{workdir}", str(workdir)) for a in args),
+            ],
+            cwd=ROOT,
+            env=base_env(env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield process
+    finally:
+        stop(process, timeout=20)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def celery_worker(
     env: Mapping[str, str], *, concurrency: int = 1, hostname: str | None = None
-) -> Iterator[subprocess.Popen[bytes]]:
+) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
     """A real Celery worker process (``celery -A devskyy.taskqueue worker``); ``hostname``
     (Celery's ``--hostname``, ``%h`` = this host) names it in task rows and heartbeats."""
-    workdir = Path(tempfile.mkdtemp(prefix="devskyy-worker-"))
-    log_path = workdir / "worker.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                str(PYTHON_BIN / "celery"),
-                "-A",
-                "devskyy.taskqueue",
-                "worker",
-                "--loglevel=INFO",
-                f"--concurrency={concurrency}",
-                "--pool=prefork",
-                f"--hostname={hostname or f'test-{free_port()}@%h'}",
-            ],
-            cwd=ROOT,
-            env=base_env({"WORKER_HEARTBEAT_SECONDS": "1", **env}),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        yield process
-    finally:
-        stop(process, timeout=20)
-        shutil.rmtree(workdir, ignore_errors=True)
+    args = ["worker", "--loglevel=INFO", f"--concurrency={concurrency}", "--pool=prefork"]
+    args.append(f"--hostname={hostname or f'test-{free_port()}@%h'}")
+    return _celery(args, {"WORKER_HEARTBEAT_SECONDS": "1", **env}, "devskyy-worker-")
 
 
-@contextmanager
-def celery_beat(env: Mapping[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+def celery_beat(env: Mapping[str, str]) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
     """A real ``celery -A devskyy.taskqueue beat`` process (render.yaml's devskyy-scheduler),
     queueing CELERY_BEAT_SCHEDULE as ``env`` sets it up."""
-    workdir = Path(tempfile.mkdtemp(prefix="devskyy-beat-"))
-    with (workdir / "beat.log").open("wb") as log:
-        process = subprocess.Popen(
-            [
-                str(PYTHON_BIN / "celery"),
-                "-A",
-                "devskyy.taskqueue",
-                "beat",
-                "--loglevel=INFO",
-                f"--schedule={workdir / 'celerybeat-schedule'}",
-            ],
-            cwd=ROOT,
-            env=base_env(dict(env)),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        yield process
-    finally:
-        stop(process, timeout=20)
-        shutil.rmtree(workdir, ignore_errors=True)
+    return _celery(["beat", "--loglevel=INFO", "--schedule={workdir}/celerybeat-schedule"], env, "devskyy-beat-")
 
 
 def poll(predicate: object, *, timeout: float, interval: float = 0.1) -> bool:
