@@ -26,7 +26,7 @@ install-dev: $(VENV)/.installed-dev
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py bootstrap_embedded
-	$(BIN)/python manage.py runserver --noreload $(HOST):$(PORT)
+	EMBEDDED_BEAT=true $(BIN)/python manage.py runserver --noreload $(HOST):$(PORT)
 
 ## Lint, type-check, Django checks, then both test passes (embedded, then PostgreSQL + Redis).
 test: install-dev

@@ -46,6 +46,11 @@ elif settings.ASGI_HTTP_MODE == "a2wsgi":
 else:
     http_app = django_asgi_app
 
+if settings.EMBEDDED_BEAT:
+    from devskyy.core import embedded_beat
+
+    embedded_beat.start()  # no celery beat in embedded mode (make run)
+
 application = ProtocolTypeRouter(
     {
         "http": http_app,

@@ -12,6 +12,9 @@ from .marketing import CELERY_BEAT_SCHEDULE as _BEAT_BEFORE
 # request thread. Production hands them to Celery workers through Redis.
 TASKS_EMBEDDED = not REDIS_URL
 TASKS_EMBEDDED_THREADS = env.int("TASKS_EMBEDDED_THREADS", 4, minimum=1, maximum=64)
+# Embedded mode: run CELERY_BEAT_SCHEDULE in the server process (devskyy/core/embedded_beat.py).
+# `make run` turns it on; off by default so that tests and commands never start it.
+EMBEDDED_BEAT = env.bool("EMBEDDED_BEAT", default=False)
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", REDIS_URL) or "memory://"
 CELERY_RESULT_BACKEND = None  # results live on our own Task rows, not in the broker
