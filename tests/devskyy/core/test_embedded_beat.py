@@ -56,4 +56,5 @@ def test_a_task_lost_with_the_last_server_process_is_run_by_the_embedded_beat() 
     lost.refresh_from_db()
     assert lost.attempts == 1
     assert lost.requeued_at is not None
+    assert lost.result is not None
     assert lost.result["count"] == 0
