@@ -13,11 +13,8 @@ from agents_app.media.tasks import advance_media_job
 from agents_app.services.execution import task_execute, tasks_requeue_stale
 from devskyy.core.background import periodic_task
 
-__all__ = [
-    "advance_media_job",
-    "requeue_lost_tasks",
-    "run_agent_task",
-]  # the media task registers with the worker through here
+# The media task registers with the worker through here.
+__all__ = ["advance_media_job", "requeue_lost_tasks", "run_agent_task"]
 
 
 @shared_task(
