@@ -48,7 +48,7 @@ from agents_app.services.tasks import task_create
 from devskyy.feed.models import FeedEvent
 from tests.support.figures import record
 from tests.support.load import child_pids, empty_broker, named_worker, wait_for_workers
-from tests.support.servers import celery_beat, poll
+from tests.support.servers import ROOT, celery_beat, poll
 
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -228,3 +228,56 @@ def test_every_task_completes_exactly_once_when_a_worker_is_sigkilled_mid_batch(
     figures["attempts"] = dict(Counter(r["attempts"] for r in rows.values()))
     figures["completed_by"] = dict(Counter(r["worker"].split("@")[0] for r in rows.values()))
     record("r3_worker_kill", figures)
+
+
+def test_a_message_lost_as_its_worker_dies_is_queued_again_by_the_beat_sweep(
+    server_env: dict[str, str], broker: redis.Redis
+) -> None:
+    """The window the batch above can hit by chance, hit on purpose: the worker has taken
+    the message off the queue and is killed before recording it as unacknowledged
+    (widened to 30 s by tests/support/kombu_window). The message is then nowhere, and only
+    the beat sweep runs the task, once."""
+    user = get_user_model().objects.create_user(username="lost", password=get_random_string(20))
+    Agent.objects.create(
+        slug="operations-951", type="test", name="Lost agent", category="operations", tools=["test_exactly_once"]
+    )
+    key = f"lost-{uuid.uuid4().hex}"
+    env = {
+        **server_env,
+        "AGENT_EXTRA_TOOL_MODULES": "tests.support.once_tool",
+        "TASK_REQUEUE_INTERVAL_SECONDS": "1",
+        "TASK_REQUEUE_PENDING_SECONDS": "3",
+        "WOOCOMMERCE_SYNC_INTERVAL_SECONDS": "0",
+        "MARKETING_DISPATCH_INTERVAL_SECONDS": "0",
+        "WEBHOOK_SWEEP_INTERVAL_SECONDS": "0",
+        "MEDIA_SWEEP_INTERVAL_SECONDS": "0",
+    }
+    slow_to_record = {
+        **env,
+        "PYTHONPATH": str(ROOT / "tests" / "support" / "kombu_window"),
+        "DEVSKYY_TEST_KOMBU_APPEND_DELAY": "30",
+    }
+    with named_worker(slow_to_record, "victim", concurrency=1) as victim:
+        wait_for_workers(settings.REDIS_URL, [victim.hostname])
+        created = task_create(
+            agent_slug="operations-951",
+            action="test_exactly_once",
+            parameters={"seconds": 0.01, "key": key},
+            user=user,
+        )
+        task_id = str(created.task.pk)
+        assert poll(lambda: broker.llen("celery") == 0, timeout=30), victim.log()[-3000:]  # taken off the queue
+        victim.kill()
+    # Nowhere: not queued, not unacknowledged, never started.
+    assert (broker.llen("celery"), broker.hlen("unacked")) == (0, 0)
+    assert AgentTask.objects.get(pk=task_id).status == TaskStatus.PENDING
+    assert _lrange(broker, f"{key}:starts") == []
+
+    with celery_beat(env), named_worker(env, "replacement", concurrency=1) as replacement:
+        done = poll(lambda: AgentTask.objects.get(pk=task_id).status == TaskStatus.COMPLETED, timeout=60)
+        assert done, replacement.log()[-3000:]
+        time.sleep(2)  # more sweeps run: a completed task is never queued again
+    row = AgentTask.objects.get(pk=task_id)
+    assert (row.attempts, row.worker) == (1, replacement.hostname)
+    assert row.requeued_at is not None
+    assert len(_lrange(broker, f"{key}:starts")) == len(_lrange(broker, f"{key}:ends")) == 1
