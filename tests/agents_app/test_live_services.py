@@ -30,7 +30,7 @@ from agents_app.services.tasks import task_create
 from devskyy.core.accounts import user_set_roles
 from devskyy.core.events import deliver
 from devskyy.core.roles import Role
-from tests.support.servers import celery_beat, celery_worker, gunicorn, poll
+from tests.support.servers import beat_only, celery_beat, celery_worker, gunicorn, poll
 
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -224,12 +224,8 @@ def test_beat_queues_again_a_pending_task_whose_message_was_lost(live_env: dict[
     )
     env = {
         **live_env,
-        "TASK_REQUEUE_INTERVAL_SECONDS": "1",
         "TASK_REQUEUE_PENDING_SECONDS": "3",
-        "WOOCOMMERCE_SYNC_INTERVAL_SECONDS": "0",
-        "MARKETING_DISPATCH_INTERVAL_SECONDS": "0",
-        "WEBHOOK_SWEEP_INTERVAL_SECONDS": "0",
-        "MEDIA_SWEEP_INTERVAL_SECONDS": "0",
+        **beat_only(TASK_REQUEUE_INTERVAL_SECONDS="1"),
     }
     started = time.monotonic()
     with celery_worker(env), celery_beat(env):

@@ -48,7 +48,7 @@ from agents_app.services.tasks import task_create
 from devskyy.feed.models import FeedEvent
 from tests.support.figures import record
 from tests.support.load import child_pids, empty_broker, named_worker, wait_for_workers
-from tests.support.servers import ROOT, celery_beat, poll
+from tests.support.servers import ROOT, beat_only, celery_beat, poll
 
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -97,12 +97,8 @@ def test_every_task_completes_exactly_once_when_a_worker_is_sigkilled_mid_batch(
         "TASK_LEASE_SECONDS": str(LEASE_SECONDS),
         "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_SECONDS),
         "AGENT_STATUS_EVENT_SECONDS": "1",
-        "TASK_REQUEUE_INTERVAL_SECONDS": "2",
         "TASK_REQUEUE_PENDING_SECONDS": str(REQUEUE_PENDING_SECONDS),
-        "WOOCOMMERCE_SYNC_INTERVAL_SECONDS": "0",
-        "MARKETING_DISPATCH_INTERVAL_SECONDS": "0",
-        "WEBHOOK_SWEEP_INTERVAL_SECONDS": "0",
-        "MEDIA_SWEEP_INTERVAL_SECONDS": "0",
+        **beat_only(TASK_REQUEUE_INTERVAL_SECONDS="2"),
     }
     figures: dict[str, Any] = {"tasks": TASKS, "workers": f"2 x prefork({CONCURRENCY})"}
     with (
@@ -245,12 +241,8 @@ def test_a_message_lost_as_its_worker_dies_is_queued_again_by_the_beat_sweep(
     env = {
         **server_env,
         "AGENT_EXTRA_TOOL_MODULES": "tests.support.once_tool",
-        "TASK_REQUEUE_INTERVAL_SECONDS": "1",
         "TASK_REQUEUE_PENDING_SECONDS": "3",
-        "WOOCOMMERCE_SYNC_INTERVAL_SECONDS": "0",
-        "MARKETING_DISPATCH_INTERVAL_SECONDS": "0",
-        "WEBHOOK_SWEEP_INTERVAL_SECONDS": "0",
-        "MEDIA_SWEEP_INTERVAL_SECONDS": "0",
+        **beat_only(TASK_REQUEUE_INTERVAL_SECONDS="1"),
     }
     slow_to_record = {
         **env,

@@ -227,6 +227,21 @@ def celery_worker(
     return _celery(args, {"WORKER_HEARTBEAT_SECONDS": "1", **env}, "devskyy-worker-")
 
 
+BEAT_INTERVALS = (
+    "WOOCOMMERCE_SYNC_INTERVAL_SECONDS",
+    "MARKETING_DISPATCH_INTERVAL_SECONDS",
+    "TASK_REQUEUE_INTERVAL_SECONDS",
+    "WEBHOOK_SWEEP_INTERVAL_SECONDS",
+    "MEDIA_SWEEP_INTERVAL_SECONDS",
+)
+
+
+def beat_only(**seconds: str) -> dict[str, str]:
+    """Environment for ``celery_beat`` with every schedule entry off but the ones named."""
+    assert set(seconds) <= set(BEAT_INTERVALS), set(seconds) - set(BEAT_INTERVALS)
+    return {name: seconds.get(name, "0") for name in BEAT_INTERVALS}
+
+
 def celery_beat(env: Mapping[str, str]) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
     """A real ``celery -A devskyy.taskqueue beat`` process (render.yaml's devskyy-scheduler),
     queueing CELERY_BEAT_SCHEDULE as ``env`` sets it up."""

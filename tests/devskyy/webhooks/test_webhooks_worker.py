@@ -15,7 +15,7 @@ from devskyy.core.outbound import emit
 from devskyy.webhooks.models import DeliveryStatus, WebhookDelivery
 from devskyy.webhooks.services import subscription_create
 from tests.support.pg_faults import backend_killer
-from tests.support.servers import celery_beat, celery_worker, poll
+from tests.support.servers import beat_only, celery_beat, celery_worker, poll
 from tests.support.webhook_receiver import webhook_receiver
 
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -116,11 +116,7 @@ def test_beat_sends_a_due_delivery_whose_message_was_lost(server_env: dict[str, 
             **server_env,
             "DJANGO_SETTINGS_MODULE": "tests.support.webhook_worker_settings",
             "TEST_WEBHOOK_RECEIVER_PORT": str(receiver.port),
-            "WEBHOOK_SWEEP_INTERVAL_SECONDS": "1",
-            "WOOCOMMERCE_SYNC_INTERVAL_SECONDS": "0",
-            "MARKETING_DISPATCH_INTERVAL_SECONDS": "0",
-            "TASK_REQUEUE_INTERVAL_SECONDS": "0",
-            "MEDIA_SWEEP_INTERVAL_SECONDS": "0",
+            **beat_only(WEBHOOK_SWEEP_INTERVAL_SECONDS="1"),
         }
         with celery_worker(env), celery_beat(env):
             assert poll(
