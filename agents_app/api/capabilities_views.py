@@ -28,6 +28,7 @@ from agents_app.capabilities.ml import predict
 from agents_app.services.tasks import task_create
 from devskyy.core.roles import Role
 from devskyy.core.schema import error_responses
+from devskyy.core.storage import storage_call
 
 # Running the analyser costs a subprocess of up to 20 s: the roles whose work is code
 # (developers, service clients such as CI, admins). Operators run the shop, not code.
@@ -103,7 +104,9 @@ class ThemeDownloadView(APIView):
     @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY}, summary="Download a generated theme")
     def get(self, request: Request, theme_id: str) -> FileResponse:
         path, filename = theme.theme_file(str(theme_id))
-        return FileResponse(default_storage.open(path, "rb"), as_attachment=True, filename=filename)
+        with storage_call("read the theme"):
+            handle = default_storage.open(path, "rb")
+        return FileResponse(handle, as_attachment=True, filename=filename)
 
 
 class WordPressPublishView(APIView):

@@ -21,10 +21,12 @@ from agents_app.api.media_serializers import (
 )
 from agents_app.api.views import IDEMPOTENCY_HEADER, _idempotency_key
 from agents_app.media import selectors
+from agents_app.media.exceptions import MediaFileNotFoundError
 from agents_app.media.models import MediaKind, MediaProvider
 from agents_app.media.services import jobs
 from devskyy.core.pagination import CursorPagination  # a malformed cursor is a 400, not a 404
 from devskyy.core.schema import error_responses
+from devskyy.core.storage import storage_call
 
 MODEL_KINDS = (MediaKind.TEXT_TO_MODEL, MediaKind.IMAGE_TO_MODEL)
 TRYON_KINDS = (MediaKind.TRYON,)
@@ -206,8 +208,16 @@ class MediaFileDownloadView(APIView):
     )
     def get(self, request: Request, job_id: str, file_id: int) -> FileResponse:
         media_file = selectors.media_file_get_visible(principal=request.user, job_id=str(job_id), file_id=file_id)
+        try:
+            with storage_call("read the file"):
+                handle = media_file.file.open("rb")
+        except FileNotFoundError:
+            raise MediaFileNotFoundError(
+                "The job's file is no longer in the file store.",
+                details={"job_id": str(job_id), "file_id": file_id, "name": media_file.name},
+            ) from None
         return FileResponse(
-            media_file.file.open("rb"),
+            handle,
             as_attachment=True,
             filename=media_file.name,
             content_type=media_file.content_type,

@@ -31,6 +31,7 @@ from django.utils.html import escape
 
 from devskyy.core.audit import audit_record
 from devskyy.core.errors import DomainError, NotFoundError
+from devskyy.core.storage import storage_call
 
 THEME_ROOT = "themes"
 _SLUG = re.compile(r"^[a-z][a-z0-9-]{0,58}[a-z0-9]$")
@@ -405,7 +406,8 @@ def theme_generate(*, spec: ThemeSpec, actor: Any = None, request: HttpRequest |
     """Build the zip, store it (default_storage) and audit; returns where to download it."""
     data = build_theme_zip(spec)
     theme_id = str(uuid.uuid4())
-    path = default_storage.save(f"{THEME_ROOT}/{theme_id}/{spec.slug}.zip", ContentFile(data))
+    with storage_call("store the theme"):
+        path = default_storage.save(f"{THEME_ROOT}/{theme_id}/{spec.slug}.zip", ContentFile(data))
     audit_record(
         action="wordpress.theme_generated",
         actor=actor,
@@ -427,7 +429,8 @@ def theme_file(theme_id: str) -> tuple[str, str]:
     """(storage path, download file name) of a generated theme; NotFoundError if none."""
     folder = f"{THEME_ROOT}/{uuid.UUID(theme_id)}"
     try:
-        _, names = default_storage.listdir(folder)
+        with storage_call("read the theme"):
+            _, names = default_storage.listdir(folder)
     except FileNotFoundError:
         names = []
     zips = [n for n in names if n.endswith(".zip")]

@@ -1,5 +1,6 @@
 """System checks: the login lockout middleware is in every stack that serves logins;
-no queue wait outlives the broker's visibility timeout.
+no queue wait outlives the broker's visibility timeout; production keeps generated files
+where every service sees them.
 
 django-axes checks for its own class path in MIDDLEWARE (axes.W002); DevSkyy runs a
 subclass (devskyy/core/middleware.py ``AxesMiddleware``), so that check is silenced in
@@ -55,4 +56,21 @@ def visibility_timeout_check(app_configs: Any = None, **kwargs: Any) -> list[Che
         )
         for name in HELD_MESSAGE_SETTINGS
         if getattr(settings, name) >= visibility
+    ]
+
+
+@register()
+def shared_media_storage_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    if not settings.IS_PRODUCTION or settings.TASKS_EMBEDDED or settings.MEDIA_STORAGE != "filesystem":
+        return []
+    return [
+        Warning(
+            "MEDIA_STORAGE is filesystem while tasks run on separate workers.",
+            hint=(
+                "The task worker writes generated files (3D models, try-on images, themes) under its own MEDIA_ROOT "
+                "and the web service serves them from its own: unless both mount one volume, downloads fail and "
+                "every redeploy loses the files. Set MEDIA_STORAGE=s3 and MEDIA_S3_BUCKET."
+            ),
+            id="core.W003",
+        )
     ]

@@ -43,6 +43,9 @@ def test_blueprint_has_health_check_migrations_worker_and_safe_redis() -> None:
         assert shared[secret].get("generateValue") is True
     assert shared["DB_MAX_OVERFLOW"]["value"] == "5"
     assert shared["REDIS_MAX_CONNECTIONS"]["value"] == "50"
+    # Web and worker are separate services with separate disks (system check core.W003).
+    assert shared["MEDIA_STORAGE"]["value"] == "s3"
+    assert shared["MEDIA_S3_BUCKET"]["sync"] is False
     documented = _documented()
     for service in services.values():
         for var in service.get("envVars", []):

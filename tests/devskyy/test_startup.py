@@ -16,6 +16,8 @@ PRODUCTION = {
     "ALLOWED_HOSTS": "api.devskyy.app",
     "DATABASE_URL": "postgres://devskyy@db.internal:5432/devskyy",
     "REDIS_URL": "redis://cache.internal:6379/0",
+    "MEDIA_STORAGE": "s3",
+    "MEDIA_S3_BUCKET": "devskyy-media",
 }
 
 
@@ -34,6 +36,13 @@ def _check(env: dict[str, str], *args: str):
         ({"RATE_LIMIT_PER_MINUTE": "lots"}, "RATE_LIMIT_PER_MINUTE"),
         ({"CORS_ORIGIN_REGEXES": r"^https://.*\.vercel\.app"}, "CORS_ORIGIN_REGEXES"),
         ({"ENVIRONMENT": "prod"}, "ENVIRONMENT"),
+        ({"MEDIA_STORAGE": "ftp"}, "MEDIA_STORAGE"),
+        ({"MEDIA_STORAGE": "s3"}, "MEDIA_S3_BUCKET"),
+        (
+            {"MEDIA_STORAGE": "s3", "MEDIA_S3_BUCKET": "b", "MEDIA_S3_ENDPOINT_URL": "r2.example.com"},
+            "MEDIA_S3_ENDPOINT_URL",
+        ),
+        ({"MEDIA_STORAGE": "s3", "MEDIA_S3_BUCKET": "b", "MEDIA_S3_MAX_ATTEMPTS": "0"}, "MEDIA_S3_MAX_ATTEMPTS"),
     ],
 )
 def test_invalid_values_stop_start_up_naming_the_variable(env: dict[str, str], names: str) -> None:
@@ -70,6 +79,16 @@ def test_deploy_check_is_clean_with_production_settings() -> None:
     result = _check(PRODUCTION, "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_production_warns_when_workers_and_web_would_keep_files_on_separate_disks() -> None:
+    on_disk = {k: v for k, v in PRODUCTION.items() if not k.startswith("MEDIA_")}
+    warned = _check(on_disk)
+    assert warned.returncode == 0, warned.stderr
+    assert "core.W003" in warned.stderr
+    assert "MEDIA_STORAGE=s3" in warned.stderr
+    assert "core.W003" not in _check(PRODUCTION).stderr
+    assert "core.W003" not in _check({}).stderr  # embedded: one process, one disk
 
 
 def test_embedded_mode_generates_secrets_once_and_every_process_shares_them(tmp_path) -> None:

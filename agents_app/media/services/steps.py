@@ -44,6 +44,7 @@ from devskyy.core.audit import audit_record
 from devskyy.core.background import dispatch_later
 from devskyy.core.durability import through_outage
 from devskyy.core.ssrf import OutboundFetchError, SSRFBlockedError
+from devskyy.core.storage import storage_errors
 
 logger = logging.getLogger(__name__)
 
@@ -336,7 +337,17 @@ def _download(job: MediaJob, token: uuid.UUID, state: TaskState) -> StepOutcome:
                 sha256=hashlib.sha256(got.content).hexdigest(),
                 source_url_host=got.host[:255],
             )
-            media_file.file.save(media_file.name, ContentFile(got.content), save=False)
+            try:
+                media_file.file.save(media_file.name, ContentFile(got.content), save=False)
+            except storage_errors() as exc:  # the provider still holds the outputs: try again later
+                _discard(saved)
+                return _later(
+                    job,
+                    token,
+                    stage="generating",
+                    delay=_poll_delay(job),
+                    note=f"storing {media_file.name} failed: {exc}",
+                )
             saved.append(media_file)
     except OutboundFetchError as exc:
         _discard(saved)
@@ -372,7 +383,10 @@ def _download(job: MediaJob, token: uuid.UUID, state: TaskState) -> StepOutcome:
 def _discard(files: list[MediaFile]) -> None:
     for media_file in files:
         if media_file.file.name:
-            media_file.file.storage.delete(media_file.file.name)
+            try:
+                media_file.file.storage.delete(media_file.file.name)
+            except storage_errors() as exc:  # left behind; the job's outcome does not depend on it
+                logger.warning("media: could not delete %s from the file store: %s", media_file.file.name, exc)
 
 
 def _set_stage(
