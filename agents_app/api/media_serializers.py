@@ -76,7 +76,8 @@ class MediaFileOutputSerializer(serializers.Serializer[dict[str, Any]]):
     content_type = serializers.CharField()
     size = serializers.IntegerField()
     sha256 = serializers.CharField()
-    download_url = serializers.CharField()
+    download_url = serializers.CharField(allow_null=True, help_text="null once retention purged the file")
+    purged_at = serializers.DateTimeField(allow_null=True)
 
 
 class MediaJobOutputSerializer(serializers.ModelSerializer[MediaJob]):

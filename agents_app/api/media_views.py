@@ -21,7 +21,7 @@ from agents_app.api.media_serializers import (
 )
 from agents_app.api.views import IDEMPOTENCY_HEADER, _idempotency_key
 from agents_app.media import selectors
-from agents_app.media.exceptions import MediaFileNotFoundError
+from agents_app.media.exceptions import MediaFileNotFoundError, MediaFilePurgedError
 from agents_app.media.models import MediaKind, MediaProvider
 from agents_app.media.services import jobs
 from devskyy.core.pagination import CursorPagination  # a malformed cursor is a 400, not a 404
@@ -203,11 +203,16 @@ class MediaJobCancelView(APIView):
 
 class MediaFileDownloadView(APIView):
     @extend_schema(
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
-        summary="Download a job's stored file (.glb model, preview or try-on image)",
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, **error_responses(410, 503)},
+        summary="Download a job's stored file (.glb model, preview or try-on image); purged by retention: 410",
     )
     def get(self, request: Request, job_id: str, file_id: int) -> FileResponse:
         media_file = selectors.media_file_get_visible(principal=request.user, job_id=str(job_id), file_id=file_id)
+        if media_file.purged_at is not None:
+            raise MediaFilePurgedError(
+                "The job's file was deleted by the media retention; its record is kept.",
+                details={"job_id": str(job_id), "file_id": file_id, "purged_at": media_file.purged_at.isoformat()},
+            )
         try:
             with storage_call("read the file"):
                 handle = media_file.file.open("rb")

@@ -22,11 +22,13 @@ class MediaFileInline(admin.TabularInline[MediaFile, MediaJob]):
     model = MediaFile
     extra = 0
     can_delete = False
-    fields = ("role", "download", "content_type", "size", "sha256", "source_url_host", "created_at")
+    fields = ("role", "download", "content_type", "size", "sha256", "source_url_host", "created_at", "purged_at")
     readonly_fields = fields
 
     @admin.display(description="file")
     def download(self, obj: MediaFile) -> SafeString:
+        if obj.purged_at:
+            return format_html("{} (purged)", obj.name)
         return format_html('<a href="{}">{}</a>', file_payload(obj.job, obj)["download_url"], obj.name)
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -98,6 +100,9 @@ class MediaJobAdmin(admin.ModelAdmin[MediaJob]):
         files = [file_payload(obj, f) for f in obj.files.all()]
         if not files:
             return format_html("{}", "none yet")
+        if all(f["purged_at"] for f in files):
+            return format_html("{} file(s), purged by the media retention", len(files))
+        files = [f for f in files if not f["purged_at"]]
         return format_html_join(
             "",
             '<div><a href="{}">{}</a> ({}, {} bytes){}</div>',

@@ -5,7 +5,7 @@ Payload (ISO-8601 UTC ``timestamp`` and ``seq`` added by the feed)::
     {"type": "pipeline_update", "seq", "timestamp", "job_id", "kind", "provider",
      "status", "stage", "progress", "product_id", "agent_id", "task_id",
      "error_code"?, "error"?, "cost_usd"?, "files"?: [{"id", "role", "name",
-     "content_type", "size", "download_url"}]}
+     "content_type", "size", "sha256", "download_url", "purged_at"}]}
 
 ``status``: queued, submitted, running, succeeded, failed, cancelled. ``stage``:
 queued, fetching_inputs, generating, downloading, done, failed, cancelled.
@@ -38,7 +38,8 @@ def file_payload(job: MediaJob, media_file: MediaFile) -> dict[str, Any]:
         "content_type": media_file.content_type,
         "size": media_file.size,
         "sha256": media_file.sha256,
-        "download_url": f"/api/v1/media/jobs/{job.pk}/files/{media_file.pk}",
+        "download_url": None if media_file.purged_at else f"/api/v1/media/jobs/{job.pk}/files/{media_file.pk}",
+        "purged_at": media_file.purged_at.isoformat() if media_file.purged_at else None,
     }
 
 

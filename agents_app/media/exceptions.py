@@ -33,6 +33,13 @@ class MediaFileNotFoundError(NotFoundError):
     code = "media_file_not_found"
 
 
+class MediaFilePurgedError(DomainError):
+    """Retention deleted the stored file; its record (name, size, sha256) remains."""
+
+    status_code = 410
+    code = "media_file_purged"
+
+
 class MediaJobNotCancellableError(ConflictError):
     code = "media_job_not_cancellable"
 

@@ -120,7 +120,8 @@ def _upload_to(instance: MediaFile, filename: str) -> str:
 
 class MediaFile(models.Model):
     """One output of a job, stored through Django's default storage and served by the
-    authenticated download endpoint (never by a public media URL)."""
+    authenticated download endpoint (never by a public media URL) until retention
+    purges it (``purged_at``)."""
 
     job = models.ForeignKey(MediaJob, on_delete=models.CASCADE, related_name="files")
     role = models.CharField(max_length=16, choices=MediaFileRole.choices)
@@ -131,6 +132,9 @@ class MediaFile(models.Model):
     sha256 = models.CharField(max_length=64)
     source_url_host = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set when retention removed the stored object (agents_app/media/services/retention.py);
+    # the row stays, with the job, as the record of what was made and paid for.
+    purged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         app_label = "agents_app"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
+from agents_app.media.services.retention import media_files_purge
 from agents_app.media.services.steps import media_job_step, media_jobs_requeue, schedule_step
 from devskyy.core.background import periodic_task
 
@@ -33,3 +36,12 @@ def requeue_stale_media_jobs() -> int:
     """Beat, every MEDIA_SWEEP_INTERVAL_SECONDS: the next step of active jobs nobody holds
     that have not moved for longer than their longest poll wait (a lost message)."""
     return media_jobs_requeue(stale_seconds=max(300.0, 2 * settings.MEDIA_POLL_MAX_SECONDS))
+
+
+@periodic_task("agents_app.media.purge_expired")
+def purge_expired_media_files() -> int:
+    """Beat, every MEDIA_RETENTION_CHECK_SECONDS when MEDIA_RETENTION_DAYS is set: delete the
+    stored files of jobs that finished longer ago (services/retention.py)."""
+    if settings.MEDIA_RETENTION_DAYS <= 0:
+        return 0
+    return media_files_purge(older_than=timedelta(days=settings.MEDIA_RETENTION_DAYS)).files

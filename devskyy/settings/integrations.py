@@ -51,6 +51,12 @@ MEDIA_RETRY_BASE_SECONDS = env.float("MEDIA_RETRY_BASE_SECONDS", 1.0, minimum=0.
 # run manage.py requeue_media_jobs).
 MEDIA_SWEEP_INTERVAL_SECONDS = env.int("MEDIA_SWEEP_INTERVAL_SECONDS", 60, minimum=0, maximum=3600)
 # Size limits of fetched input images and of downloaded outputs (models, renders).
+# Retention: the stored files of jobs that finished more than MEDIA_RETENTION_DAYS ago are
+# deleted (the job and file records stay; agents_app/media/services/retention.py), checked
+# every MEDIA_RETENTION_CHECK_SECONDS by beat. 0 days: files are kept until
+# ``manage.py purge_media`` removes them.
+MEDIA_RETENTION_DAYS = env.int("MEDIA_RETENTION_DAYS", 0, minimum=0, maximum=36_500)
+MEDIA_RETENTION_CHECK_SECONDS = env.int("MEDIA_RETENTION_CHECK_SECONDS", 3600, minimum=60, maximum=7 * 86_400)
 MEDIA_MAX_INPUT_BYTES = env.int("MEDIA_MAX_INPUT_BYTES", 10 * 1024 * 1024, minimum=1024, maximum=100 * 1024 * 1024)
 MEDIA_MAX_OUTPUT_BYTES = env.int("MEDIA_MAX_OUTPUT_BYTES", 100 * 1024 * 1024, minimum=1024, maximum=1024 * 1024 * 1024)
 MEDIA_DOWNLOAD_TIMEOUT_SECONDS = env.float("MEDIA_DOWNLOAD_TIMEOUT_SECONDS", 120.0, minimum=1.0, maximum=1800.0)
@@ -105,6 +111,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         ("woocommerce-sync", "commerce_app.tasks.sync_shop", WOOCOMMERCE_SYNC_INTERVAL_SECONDS),
         ("webhook-deliveries-due", "devskyy.webhooks.dispatch_due", WEBHOOK_SWEEP_INTERVAL_SECONDS),
         ("media-jobs-stale", "agents_app.media.requeue_stale", MEDIA_SWEEP_INTERVAL_SECONDS),
+        (
+            "media-retention",
+            "agents_app.media.purge_expired",
+            MEDIA_RETENTION_CHECK_SECONDS if MEDIA_RETENTION_DAYS else 0,
+        ),
     )
     if seconds
 }

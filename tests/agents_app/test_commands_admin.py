@@ -108,6 +108,14 @@ def test_beat_schedule_names_registered_tasks_and_each_interval_can_turn_its_ent
             for module in (integrations, marketing, task_settings):
                 importlib.reload(module)
             assert task_settings.CELERY_BEAT_SCHEDULE == {}
+        with pytest.MonkeyPatch.context() as patch:  # media retention runs only when it has a period
+            patch.setenv("MEDIA_RETENTION_DAYS", "30")
+            patch.setenv("MEDIA_RETENTION_CHECK_SECONDS", "900")
+            for module in (integrations, marketing, task_settings):
+                importlib.reload(module)
+            entry = task_settings.CELERY_BEAT_SCHEDULE["media-retention"]
+            assert entry == {"task": "agents_app.media.purge_expired", "schedule": 900.0, "options": {"expires": 900.0}}
+            assert entry["task"] in app.tasks
     finally:
         for module in (integrations, marketing, task_settings):
             importlib.reload(module)
