@@ -4,8 +4,9 @@ A backend is a class with ``name`` and ``send(message) -> Delivery``; settings
 ``MARKETING_CHANNEL_BACKENDS`` maps each channel to a dotted path. ``send`` may do
 network I/O and must not write the database (the dispatcher records the outcome).
 
-* ``DjangoEmailBackend`` (email default): ``EmailMessage.send()`` through Django's
-  ``EMAIL_BACKEND`` (SMTP settings ``EMAIL_*``). ``sent`` only when the backend
+* ``DjangoEmailBackend`` (email default): a plain-text and HTML email
+  (``multipart/alternative``) sent through Django's ``EMAIL_BACKEND`` (SMTP settings
+  ``EMAIL_*``). ``sent`` only when the backend
   accepted the message; any exception is a ``failed`` delivery with its error.
 * ``OutboxBackend`` (SMS and social default): no provider is wired, so the rendered
   message is only kept in the outbox table with status ``recorded``, which the API and
@@ -24,8 +25,9 @@ from functools import cache
 from typing import Any, Protocol
 
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.message import make_msgid
+from django.template.loader import render_to_string
 from django.utils.module_loading import import_string
 
 from agents_app.marketing.models import CampaignMessage, MessageStatus
@@ -85,7 +87,9 @@ class DjangoEmailBackend:
             )
         # Our own Message-ID, so the id recorded is the one the receiving side sees.
         message_id = make_msgid(domain=settings.MARKETING_MESSAGE_ID_DOMAIN)
-        email = EmailMessage(
+        # Plain text, and the same words as HTML (templates/marketing/email.html: escaped,
+        # paragraphs and links kept, the unsubscribe link in the footer).
+        email = EmailMultiAlternatives(
             subject=message.subject,
             body=f"{message.body}\n\n--\nYou receive this because you accept marketing emails. Unsubscribe: {link}\n",
             from_email=settings.MARKETING_FROM_EMAIL,
@@ -99,6 +103,10 @@ class DjangoEmailBackend:
             },
             connection=self.connection,
         )
+        html = render_to_string(
+            "marketing/email.html", {"subject": message.subject, "body": message.body, "unsubscribe_url": link}
+        )
+        email.attach_alternative(html, "text/html")
         try:
             accepted = email.send(fail_silently=False)
         except Exception as exc:  # noqa: BLE001 - SMTP and backend errors of every kind are a failed delivery

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from django.core import mail
+from django.core.mail import EmailMultiAlternatives
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -136,6 +137,11 @@ def test_a_future_campaign_is_sent_at_its_time_once_with_personalised_email(
     ana = next(m for m in mail.outbox if m.to == ["ana@example.com"])
     assert ana.subject == "Back in stock"
     assert ana.body.startswith("Hi Ana Reyes, it is back. {Members only}\n\n--\n")
+    assert isinstance(ana, EmailMultiAlternatives)
+    [(html, mimetype)] = ana.alternatives
+    assert mimetype == "text/html"
+    assert "<p>Hi Ana Reyes, it is back. {Members only}</p>" in html
+    assert f'href="{ana.extra_headers["List-Unsubscribe"][1:-1]}"' in html
     cy = next(m for m in mail.outbox if m.to == ["cy@example.com"])
     assert cy.body.startswith("Hi there , it is back. {Members only}\n\n--\n")
     rows = CampaignMessage.objects.filter(campaign=campaign)
@@ -151,6 +157,28 @@ def test_a_future_campaign_is_sent_at_its_time_once_with_personalised_email(
     assert [kind for kind, _ in events()] == ["campaign.scheduled", "campaign.sent", "campaign.completed"]
     completed = events()[-1][1]
     assert completed["counts"] == {"sent": 4}
+
+
+@BOTH
+def test_campaign_html_escapes_the_copy_and_keeps_its_paragraphs_and_links(
+    backend, api, audience, llm, queue, committed
+) -> None:
+    body = "Hi {first_name}, <b>50% off</b> & more.\n\nShop now: https://skyyrose.co/drop <script>x()</script>"
+    llm.queue(email_copy("Drop <today>", body))
+    send_at = timezone.now() + timedelta(minutes=5)
+    _create(api, _email_campaign(ab_test=None, schedule={"send_at": send_at.isoformat()}), committed=committed)
+    queue.drain()
+    with committed():
+        campaigns_dispatch_due(now=send_at + timedelta(seconds=1))
+    ana = next(m for m in mail.outbox if m.to == ["ana@example.com"])
+    assert isinstance(ana, EmailMultiAlternatives)
+    [(html, _)] = ana.alternatives
+    assert "<title>Drop &lt;today&gt;</title>" in html
+    assert "<p>Hi Ana, &lt;b&gt;50% off&lt;/b&gt; &amp; more.</p>" in html
+    assert '<a href="https://skyyrose.co/drop" rel="nofollow">https://skyyrose.co/drop</a>' in html
+    assert "<script>" not in html
+    assert "&lt;script&gt;x()&lt;/script&gt;" in html
+    assert ana.body.startswith("Hi Ana, <b>50% off</b> & more.")  # the text part is the copy as written
 
 
 @BOTH
