@@ -2,7 +2,8 @@
 
 The LLM SDKs (openai, anthropic: ~3,700 modules), numpy and daphne's Twisted stack
 together cost every process ~90 MB and most of its start-up; they are imported where
-they are used (a provider call, a prediction, ``runserver``).
+they are used (a provider call, a prediction, ``runserver``), as is boto3 (the first
+file stored in or read from a bucket).
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import pytest
 from tests.devskyy.test_startup import PRODUCTION
 from tests.support.servers import ROOT, base_env
 
-HEAVY = ("anthropic", "openai", "numpy", "twisted", "autobahn", "daphne")
+# boto3/botocore: PRODUCTION keeps files in a bucket (MEDIA_STORAGE=s3); they load with
+# the first file stored or served (+22.5 MB, README "Where files live").
+HEAVY = ("anthropic", "openai", "numpy", "twisted", "autobahn", "daphne", "boto3", "botocore")
 
 _PROBE = """
 import json, sys
