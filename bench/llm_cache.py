@@ -93,7 +93,7 @@ def main() -> None:
     from bench.common import load_average, save
     from tests.support.llm_servers import llm_server, openai_text
 
-    call_command("migrate", verbosity=0)
+    call_command("migrate", verbosity=0, skip_checks=True)
     with llm_server("openai") as server:
         server.responder = lambda request: openai_text(
             "The Noir hoodie: heavyweight organic cotton, oversized fit.", prompt_tokens=120, completion_tokens=60

@@ -74,7 +74,7 @@ def main() -> None:
             }
         )
         subprocess.run(
-            [str(BIN / "python"), "manage.py", "migrate", "--noinput"],
+            [str(BIN / "python"), "manage.py", "migrate", "--noinput", "--skip-checks"],
             cwd=ROOT,
             env=env,
             check=True,
