@@ -224,7 +224,14 @@ def test_a_celery_worker_writes_the_copy_and_sends_the_campaign_over_smtp(
     ana = next(r.message for r in received if r.recipients == ["ana@example.com"])
     assert ana["Subject"] == "Drop day"
     assert ana["From"] == "SkyyRose <drops@skyyrose.co>"
-    assert "Hi Ana, Love Hurts drops today." in ana.get_payload()
+    assert ana.get_content_type() == "multipart/alternative"
+    parts = {
+        part.get_content_type(): part.get_payload(decode=True).decode()
+        for part in ana.walk()
+        if not part.is_multipart()
+    }
+    assert "Hi Ana, Love Hurts drops today." in parts["text/plain"]
+    assert "<p>Hi Ana, Love Hurts drops today.</p>" in parts["text/html"]
     rows = CampaignMessage.objects.filter(campaign_id=campaign_id)
     assert {r.status for r in rows} == {MessageStatus.SENT}
     assert ana["Message-ID"] == rows.get(recipient="ana@example.com").provider_message_id
