@@ -5,40 +5,49 @@ steps themselves)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 
 from agents_app.media.models import MediaJob, MediaStatus
 from tests.agents_app.test_media_jobs import TEXT, _api, _post
-from tests.support.media_servers import minimal_glb, tripo_server
+from tests.support.media_servers import TripoServer, minimal_glb, tripo_server
 from tests.support.s3_server import s3_server
 from tests.support.servers import celery_worker, poll
 
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
+def _worker_with_tripo(
+    server_env: dict[str, str], settings: Any, tripo: TripoServer, media_root: Path
+) -> dict[str, str]:
+    """Point this process at ``tripo`` and return a worker environment that does the same,
+    its generated files under ``media_root``; empties the broker of earlier runs' messages."""
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    broker.delete("celery", "unacked", "unacked_index", "unacked_mutex")
+    settings.ENABLE_3D_GENERATION = True
+    settings.TRIPO_API_KEY, settings.TRIPO_BASE_URL = tripo.api_key, tripo.url
+    return {
+        **server_env,
+        "DJANGO_SETTINGS_MODULE": "tests.support.media_worker_settings",
+        "TEST_MEDIA_ALLOWED_PORTS": str(tripo.port),
+        "TRIPO_API_KEY": tripo.api_key,
+        "TRIPO_BASE_URL": tripo.url,
+        "ENABLE_3D_GENERATION": "true",
+        "MEDIA_ROOT": str(media_root),
+        "MEDIA_POLL_INITIAL_SECONDS": "0.2",
+        "MEDIA_POLL_MAX_SECONDS": "0.5",
+    }
+
+
 def test_a_text_job_runs_to_success_on_the_worker_and_its_model_downloads(
     server_env: dict[str, str], settings, tmp_path: Path
 ) -> None:
-    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    broker.delete("celery", "unacked", "unacked_index", "unacked_mutex")  # nothing left by earlier runs
     with tripo_server() as tripo:
         tripo.script = ["queued", "running:30", "running:70", "success"]
-        settings.MEDIA_ROOT = str(tmp_path)
-        settings.ENABLE_3D_GENERATION = True
-        settings.TRIPO_API_KEY, settings.TRIPO_BASE_URL = tripo.api_key, tripo.url
-        worker_env = {
-            **server_env,
-            "DJANGO_SETTINGS_MODULE": "tests.support.media_worker_settings",
-            "TEST_MEDIA_ALLOWED_PORTS": str(tripo.port),
-            "TRIPO_API_KEY": tripo.api_key,
-            "TRIPO_BASE_URL": tripo.url,
-            "ENABLE_3D_GENERATION": "true",
-            "MEDIA_ROOT": str(tmp_path),
-            "MEDIA_POLL_INITIAL_SECONDS": "0.2",
-            "MEDIA_POLL_MAX_SECONDS": "0.5",
-        }
+        settings.MEDIA_ROOT = str(tmp_path)  # one disk for both
+        worker_env = _worker_with_tripo(server_env, settings, tripo, tmp_path)
         with celery_worker(worker_env):
             client, auth, _ = _api()
             response = _post(client, auth, TEXT, {"prompt": "a cropped bomber jacket"})
@@ -66,28 +75,13 @@ def test_with_a_bucket_the_worker_and_the_web_share_no_disk_and_the_download_wor
 ) -> None:
     """render.yaml's shape: the worker writes to its own disk, the web reads from its own;
     only the bucket (MEDIA_STORAGE=s3) is shared."""
-    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    broker.delete("celery", "unacked", "unacked_index", "unacked_mutex")
     worker_disk, web_disk = tmp_path / "worker", tmp_path / "web"
     with tripo_server() as tripo, s3_server() as bucket:
         tripo.script = ["queued", "success"]
         settings.MEDIA_ROOT = str(web_disk)
         settings.MEDIA_STORAGE = "s3"
         settings.STORAGES = bucket.storages(settings.STORAGES)
-        settings.ENABLE_3D_GENERATION = True
-        settings.TRIPO_API_KEY, settings.TRIPO_BASE_URL = tripo.api_key, tripo.url
-        worker_env = {
-            **server_env,
-            **bucket.env,
-            "DJANGO_SETTINGS_MODULE": "tests.support.media_worker_settings",
-            "TEST_MEDIA_ALLOWED_PORTS": str(tripo.port),
-            "TRIPO_API_KEY": tripo.api_key,
-            "TRIPO_BASE_URL": tripo.url,
-            "ENABLE_3D_GENERATION": "true",
-            "MEDIA_ROOT": str(worker_disk),
-            "MEDIA_POLL_INITIAL_SECONDS": "0.2",
-            "MEDIA_POLL_MAX_SECONDS": "0.5",
-        }
+        worker_env = {**_worker_with_tripo(server_env, settings, tripo, worker_disk), **bucket.env}
         with celery_worker(worker_env):
             client, auth, _ = _api()
             response = _post(client, auth, TEXT, {"prompt": "a wool overcoat"})
