@@ -13,6 +13,7 @@ from typing import Any
 import django_stubs_ext
 
 from devskyy.core.env import ConfigError, env
+from devskyy.core.s3_config import s3_storage
 
 # Lets typed code subscript Django generics at runtime (ModelAdmin[Model], ...).
 django_stubs_ext.monkeypatch()
@@ -225,28 +226,7 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", str(BASE_DIR / "media")))
 MEDIA_STORAGE = env.choice("MEDIA_STORAGE", "filesystem", ("filesystem", "s3"))
 _default_storage: dict[str, Any] = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 if MEDIA_STORAGE == "s3":
-    _default_storage = {
-        "BACKEND": "devskyy.core.s3_storage.S3MediaStorage",
-        "OPTIONS": {
-            "bucket_name": env.required_str("MEDIA_S3_BUCKET", why="when MEDIA_STORAGE=s3"),
-            # Empty: AWS itself; otherwise the provider's S3 endpoint (R2, MinIO, Backblaze).
-            "endpoint_url": env.url("MEDIA_S3_ENDPOINT_URL", schemes=("https", "http")) or None,
-            "region_name": env.str("MEDIA_S3_REGION") or None,
-            # Empty: boto3's own chain (AWS_ACCESS_KEY_ID..., an instance role).
-            "access_key": env.str("MEDIA_S3_ACCESS_KEY_ID") or None,
-            "secret_key": env.str("MEDIA_S3_SECRET_ACCESS_KEY") or None,
-            "location": env.str("MEDIA_S3_PREFIX").strip("/"),
-            "addressing_style": env.choice("MEDIA_S3_ADDRESSING_STYLE", "auto", ("auto", "path", "virtual")),
-            "signature_version": "s3v4",
-            # Objects stay private: files are served only by the authenticated endpoints.
-            "default_acl": None,
-            # Never replace an object: a second file of the same name gets a suffix, as on disk.
-            "file_overwrite": False,
-            "connect_timeout": env.float("MEDIA_S3_CONNECT_TIMEOUT_SECONDS", 5.0, minimum=0.1, maximum=60.0),
-            "read_timeout": env.float("MEDIA_S3_READ_TIMEOUT_SECONDS", 30.0, minimum=0.1, maximum=600.0),
-            "max_attempts": env.int("MEDIA_S3_MAX_ATTEMPTS", 3, minimum=1, maximum=10),
-        },
-    }
+    _default_storage = s3_storage(env)
 STORAGES = {
     "default": _default_storage,
     "staticfiles": {

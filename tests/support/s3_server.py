@@ -4,8 +4,8 @@ moto's server speaks the S3 REST API (the same requests AWS, R2 or MinIO answer)
 platform's own storage class (devskyy/core/s3_storage.py, django-storages and boto3)
 runs unchanged against it. ``s3_server()`` starts one on a free port with an empty
 private bucket; ``env`` is what a worker process needs to use it, ``storages`` what a
-test's ``settings`` need (the same options devskyy/settings/base.py builds from that
-environment), ``object_keys()`` lists the stored object keys.
+test's ``settings`` need (built from that environment by the settings' own
+``s3_storage``), ``object_keys()`` lists the stored object keys.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ from typing import Any
 import boto3
 import httpx
 from moto.server import ThreadedMotoServer
+
+from devskyy.core.env import Env
+from devskyy.core.s3_config import s3_storage
 
 ACCESS_KEY = "devskyy-test-key"
 SECRET_KEY = "devskyy-test-secret"  # noqa: S105 - a local test server's credential
@@ -44,22 +47,13 @@ class S3Server:
         }
 
     def storages(self, current: dict[str, Any]) -> dict[str, Any]:
-        options = {
-            "bucket_name": self.bucket,
-            "endpoint_url": self.url,
-            "region_name": REGION,
-            "access_key": ACCESS_KEY,
-            "secret_key": SECRET_KEY,
-            "location": self.prefix,
-            "addressing_style": "auto",
-            "signature_version": "s3v4",
-            "default_acl": None,
-            "file_overwrite": False,
-            "connect_timeout": 1.0,
-            "read_timeout": 5.0,
-            "max_attempts": 1,
+        # Short waits and one attempt: the outage tests point at a closed port.
+        quick = {
+            "MEDIA_S3_CONNECT_TIMEOUT_SECONDS": "1",
+            "MEDIA_S3_READ_TIMEOUT_SECONDS": "5",
+            "MEDIA_S3_MAX_ATTEMPTS": "1",
         }
-        return {**current, "default": {"BACKEND": "devskyy.core.s3_storage.S3MediaStorage", "OPTIONS": options}}
+        return {**current, "default": s3_storage(Env({**self.env, **quick}))}
 
     def client(self) -> Any:
         return boto3.client(
