@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.core.files.storage import default_storage
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -26,9 +25,10 @@ from agents_app.capabilities import theme
 from agents_app.capabilities.code_analysis import SourceFile, fix_sources, scan_sources
 from agents_app.capabilities.ml import predict
 from agents_app.services.tasks import task_create
+from devskyy.core.errors import NotFoundError
 from devskyy.core.roles import Role
 from devskyy.core.schema import error_responses
-from devskyy.core.storage import storage_call
+from devskyy.core.storage import stored_file_response
 
 # Running the analyser costs a subprocess of up to 20 s: the roles whose work is code
 # (developers, service clients such as CI, admins). Operators run the shop, not code.
@@ -104,9 +104,10 @@ class ThemeDownloadView(APIView):
     @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY}, summary="Download a generated theme")
     def get(self, request: Request, theme_id: str) -> FileResponse:
         path, filename = theme.theme_file(str(theme_id))
-        with storage_call("read the theme"):
-            handle = default_storage.open(path, "rb")
-        return FileResponse(handle, as_attachment=True, filename=filename)
+        try:
+            return stored_file_response(path, filename=filename)
+        except FileNotFoundError:  # removed between the listing and the read
+            raise NotFoundError("No generated theme with this id.", details={"id": theme_id}) from None
 
 
 class WordPressPublishView(APIView):

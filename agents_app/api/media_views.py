@@ -26,7 +26,7 @@ from agents_app.media.models import MediaKind, MediaProvider
 from agents_app.media.services import jobs
 from devskyy.core.pagination import CursorPagination  # a malformed cursor is a 400, not a 404
 from devskyy.core.schema import error_responses
-from devskyy.core.storage import storage_call
+from devskyy.core.storage import stored_file_response
 
 MODEL_KINDS = (MediaKind.TEXT_TO_MODEL, MediaKind.IMAGE_TO_MODEL)
 TRYON_KINDS = (MediaKind.TRYON,)
@@ -214,16 +214,14 @@ class MediaFileDownloadView(APIView):
                 details={"job_id": str(job_id), "file_id": file_id, "purged_at": media_file.purged_at.isoformat()},
             )
         try:
-            with storage_call("read the file"):
-                handle = media_file.file.open("rb")
+            return stored_file_response(
+                media_file.file.name,
+                filename=media_file.name,
+                content_type=media_file.content_type,
+                storage=media_file.file.storage,
+            )
         except FileNotFoundError:
             raise MediaFileNotFoundError(
                 "The job's file is no longer in the file store.",
                 details={"job_id": str(job_id), "file_id": file_id, "name": media_file.name},
             ) from None
-        return FileResponse(
-            handle,
-            as_attachment=True,
-            filename=media_file.name,
-            content_type=media_file.content_type,
-        )

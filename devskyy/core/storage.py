@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Iterator
+from typing import Any
 
 from django.conf import settings
+from django.core.files.storage import FileSystemStorage, Storage, default_storage
+from django.http import FileResponse
 
 from devskyy.core.errors import ServiceUnavailableError
 
@@ -45,3 +49,40 @@ def storage_call(what: str) -> Iterator[None]:
     except storage_errors() as exc:
         logger.warning("file store: could not %s: %s", what, exc)
         raise StorageUnavailableError(f"The file store could not {what}; try again shortly.") from exc
+
+
+def stored_file_open(name: str, storage: Storage | None = None) -> Any:
+    """The stored file ``name`` opened for reading (``read``, ``close``, ``size``): a file
+    on disk, or a bucket object read in pieces as the caller reads (``open_stream``; never
+    buffered whole in the process). FileNotFoundError if the store has no such file;
+    StorageUnavailableError if the store cannot be reached."""
+    store = default_storage if storage is None else storage
+    with storage_call("read the file"):
+        open_stream = getattr(store, "open_stream", None)
+        return store.open(name, "rb") if open_stream is None else open_stream(name)
+
+
+def stored_file_response(
+    name: str,
+    *,
+    filename: str,
+    content_type: str | None = None,
+    storage: Storage | None = None,
+) -> FileResponse:
+    """A download (attachment) of the stored file ``name``, sent as it is read; the errors
+    of ``stored_file_open``."""
+    handle = stored_file_open(name, storage)
+    response = FileResponse(handle, as_attachment=True, filename=filename, content_type=content_type)
+    response["Content-Length"] = str(handle.size)  # FileResponse cannot measure a stream
+    return response
+
+
+def stored_file_delete(name: str) -> None:
+    """Delete ``name`` from the default storage (gone already: nothing to do). On disk,
+    its folder goes too once empty, so per-job folders do not pile up; a bucket has none."""
+    default_storage.delete(name)
+    if isinstance(default_storage, FileSystemStorage):
+        folder = os.path.dirname(default_storage.path(name))
+        if os.path.abspath(folder) != os.path.abspath(default_storage.location):
+            with contextlib.suppress(OSError):  # not empty: another file still lives there
+                os.rmdir(folder)

@@ -54,6 +54,7 @@ def test_purge_deletes_old_files_keeps_records_and_downloads_answer_410(media: P
     out = _purge("--older-than", "90d")
     assert out.startswith(f"deleted 2 stored file(s), {sizes} bytes, of 1 media job(s)")
     assert not any(p.exists() for p in old_paths)
+    assert not any(p.parent.exists() for p in old_paths)  # the job's folder went with them
     assert all(p.exists() for p in recent_paths)
     assert MediaFile.objects.filter(job=old, purged_at__isnull=False).count() == 2
     assert not MediaFile.objects.filter(job=recent, purged_at__isnull=False).exists()

@@ -8,12 +8,14 @@ django-storages and boto3 are production's own.
 from __future__ import annotations
 
 import logging
+import random
 import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.test import Client
+from storages.backends import s3 as s3_backend
 
 from agents_app.media.models import MediaFile, MediaJob, MediaStatus
 from agents_app.media.services.steps import media_job_step
@@ -107,6 +109,39 @@ def _unreachable(storages: dict[str, Any]) -> dict[str, Any]:
     default = storages["default"]
     options = {**default["OPTIONS"], "endpoint_url": f"http://127.0.0.1:{port}"}
     return {**storages, "default": {**default, "OPTIONS": options}}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_large_file_is_streamed_from_the_bucket_not_held_whole_by_the_web_worker(
+    media: Providers,  # noqa: F811
+    bucket: S3Server,
+    monkeypatch,
+) -> None:
+    client, auth, _ = _api()
+    job = drive(_post(client, auth, TEXT, {"prompt": "a wool overcoat"}).json()["id"])
+    model = MediaFile.objects.get(job=job, role="model")
+    large = random.Random(7).randbytes(12 * 1024 * 1024)  # a detailed model's size
+    bucket.client().put_object(Bucket=bucket.bucket, Key=f"media/{model.file.name}", Body=large)
+    # django-storages' S3File copies the whole object into memory before its first byte.
+    buffered: list[str] = []
+    original = s3_backend.S3File.__init__
+
+    def spy(self: Any, name: str, *args: Any, **kwargs: Any) -> None:
+        buffered.append(name)
+        original(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(s3_backend.S3File, "__init__", spy)
+
+    response = client.get(f"/api/v1/media/jobs/{job.pk}/files/{model.pk}", **auth)
+    assert response.status_code == 200
+    assert response.streaming
+    assert response["Content-Length"] == str(len(large))
+    assert response["Content-Disposition"] == 'attachment; filename="model.glb"'
+    chunks = list(response.streaming_content)  # type: ignore[attr-defined]
+    assert b"".join(chunks) == large
+    assert len(chunks) > 100
+    assert max(len(chunk) for chunk in chunks) <= 64 * 1024
+    assert buffered == []
 
 
 @pytest.mark.django_db(transaction=True)

@@ -18,14 +18,13 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.core.files.storage import default_storage
 from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
 from agents_app.media.models import FINAL_STATUSES, MediaFile
 from agents_app.services.maintenance import InvalidDurationError
 from devskyy.core.audit import audit_record
-from devskyy.core.storage import storage_errors
+from devskyy.core.storage import storage_errors, stored_file_delete
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +67,7 @@ def media_files_purge(*, older_than: timedelta, dry_run: bool = False) -> MediaP
         for pk, job_id, name, file_size in batch:
             try:
                 if name:
-                    default_storage.delete(name)
+                    stored_file_delete(name)
             except storage_errors() as exc:
                 error = f"the file store could not delete {name}: {exc}"
                 logger.warning("media retention stopped: %s", error)

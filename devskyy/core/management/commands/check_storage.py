@@ -11,7 +11,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError
 
-from devskyy.core.storage import storage_errors
+from devskyy.core.storage import StorageUnavailableError, storage_errors, stored_file_delete, stored_file_open
 
 
 class Command(BaseCommand):
@@ -29,17 +29,22 @@ class Command(BaseCommand):
         content = secrets.token_bytes(32)
         step = "write"
         started = time.monotonic()
+        failures: tuple[type[BaseException], ...] = (StorageUnavailableError, *storage_errors())
         try:
             name = default_storage.save(f"devskyy-check/{secrets.token_hex(8)}.bin", ContentFile(content))
             step = "read"
-            with default_storage.open(name, "rb") as handle:
+            handle = stored_file_open(name)  # as downloads read
+            try:
                 if handle.read() != content:
                     raise CommandError(f"File store ({where}): the probe read back differs from what was written.")
+            finally:
+                handle.close()
             step = "delete"
-            default_storage.delete(name)
-        except storage_errors() as exc:
+            stored_file_delete(name)
+        except failures as exc:
+            cause = exc.__cause__ if isinstance(exc, StorageUnavailableError) and exc.__cause__ else exc
             raise CommandError(
-                f"File store ({where}): could not {step} a probe file: {type(exc).__name__}: {exc}"
+                f"File store ({where}): could not {step} a probe file: {type(cause).__name__}: {cause}"
             ) from exc
         elapsed_ms = (time.monotonic() - started) * 1000
         self.stdout.write(f"File store ({where}): wrote, read back and deleted a probe file in {elapsed_ms:.0f} ms.")
