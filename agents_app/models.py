@@ -112,6 +112,9 @@ class AgentTask(models.Model):
     # When a sweep last queued this task again because its message may be lost
     # (services.execution.tasks_requeue_stale): at most once per sweep age.
     requeued_at = models.DateTimeField(null=True, blank=True)
+    # Set when handing the task to the queue failed (broker unreachable): the next sweep
+    # queues it whatever its age, and clears this.
+    enqueue_failed_at = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=200, blank=True)
     retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)

@@ -390,7 +390,8 @@ def task_execute(*, task_id: str, worker: str) -> RunOutcome:
 def tasks_requeue_stale(*, pending_older_than: timedelta, expired_leases: bool = True, limit: int | None = None) -> int:
     """Queue again tasks whose message may be lost: pending ones not claimed for
     ``pending_older_than`` since they were created or last queued again by this sweep,
-    and (``expired_leases``) running ones whose lease expired.
+    pending ones whose first hand-over to the broker failed (``enqueue_failed_at``,
+    whatever their age), and (``expired_leases``) running ones whose lease expired.
 
     A queue message can be lost outright: Redis pops it for a worker that dies before
     recording it as unacknowledged (kombu's Redis transport does the two in separate
@@ -407,9 +408,9 @@ def tasks_requeue_stale(*, pending_older_than: timedelta, expired_leases: bool =
     now = timezone.now()
     cutoff = now - pending_older_than
     stale = Q(
-        Q(requeued_at__isnull=True) | Q(requeued_at__lt=cutoff),
+        Q(Q(requeued_at__isnull=True) | Q(requeued_at__lt=cutoff), created_at__lt=cutoff)
+        | Q(enqueue_failed_at__isnull=False),  # never reached the broker: no need to wait
         status=TaskStatus.PENDING,
-        created_at__lt=cutoff,
         cancel_requested=False,
     )
     if expired_leases:
@@ -419,7 +420,7 @@ def tasks_requeue_stale(*, pending_older_than: timedelta, expired_leases: bool =
         for task_id in AgentTask.objects.filter(stale).order_by("created_at").values_list("id", flat=True)[:limit]
     ]
     if ids:
-        AgentTask.objects.filter(pk__in=ids).update(requeued_at=now)
+        AgentTask.objects.filter(pk__in=ids).update(requeued_at=now, enqueue_failed_at=None)
     for task_id in ids:
         dispatch_now(run_agent_task, task_id)
     return len(ids)

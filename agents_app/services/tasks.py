@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from agents_app.events import publish_task_update
@@ -25,6 +26,8 @@ from agents_app.tools.base import Tool, get_tool, validate_input
 from agents_app.tools.integrations import check_requirements
 from devskyy.core.api_keys import key_owner
 from devskyy.core.background import enqueue
+
+logger = logging.getLogger(__name__)
 
 LLM_ACTION = "llm_complete"
 
@@ -142,7 +145,18 @@ def queue_task(task: AgentTask, agent_slug: str) -> None:
     from agents_app.tasks import run_agent_task
 
     publish_task_update(task, agent_slug=agent_slug)
-    enqueue(run_agent_task, str(task.id))
+    task_id = str(task.id)
+    enqueue(run_agent_task, task_id, on_failure=lambda: _mark_enqueue_failed(task_id))
+
+
+def _mark_enqueue_failed(task_id: str) -> None:
+    """The broker did not take the task's message: the next sweep queues it whatever its
+    age (services.execution.tasks_requeue_stale). Best effort: without the mark the sweep
+    still finds it once it is TASK_REQUEUE_PENDING_SECONDS old."""
+    try:
+        AgentTask.objects.filter(pk=task_id, status=TaskStatus.PENDING).update(enqueue_failed_at=timezone.now())
+    except DatabaseError:
+        logger.warning("task %s: could not mark it for the sweep; it is queued again once old enough", task_id)
 
 
 @transaction.atomic

@@ -3,19 +3,29 @@
 Production sends Celery tasks to the workers through Redis. Embedded mode (no
 REDIS_URL) runs the same task code on a small thread pool in the web process, off the
 request thread, so the platform works with no services at all.
+
+Work handed over after a commit (``after_commit``, ``enqueue``) is already recorded in
+the database when the broker is asked to take it. If Redis cannot be reached then, the
+request that wrote it still succeeds: a 500 after the commit would tell the client its
+write failed and invite a duplicate. The failure is logged and counted
+(``task_queue_send_failures_total``), the caller may mark the row, and every kind of
+queued work has a sweep that queues it again once the broker is back.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
 
+import redis
 from celery import Task, shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections, transaction
+from kombu.exceptions import OperationalError as BrokerOperationalError
 
 logger = logging.getLogger(__name__)
 _P = ParamSpec("_P")
@@ -106,9 +116,47 @@ def cancel_embedded_timers() -> int:
     return len(pending)
 
 
-def enqueue(task: Task[Any, Any], *args: Any, **kwargs: Any) -> None:
-    """Queue ``task`` once the surrounding transaction (if any) has committed."""
-    transaction.on_commit(lambda: dispatch_now(task, *args, **kwargs))
+# What sending to an unreachable broker raises: kombu wraps the Redis client's errors.
+BROKER_ERRORS: tuple[type[Exception], ...] = (
+    BrokerOperationalError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
+
+
+_broker_down_until = 0.0  # monotonic: until then, after-commit sends are not tried
+
+
+def after_commit(send: Callable[[], None], *, task: str, on_failure: Callable[[], None] | None = None) -> None:
+    """Run ``send`` (a dispatch of ``task`` to the queue) once the surrounding transaction,
+    if any, has committed. A broker that cannot be reached is logged and counted, then
+    ``on_failure`` runs (e.g. to mark the row for its sweep); the caller goes on.
+
+    After a failure, sends are not tried for REDIS_BREAKER_SECONDS: a Redis that hangs
+    costs one request a socket timeout, not every request (each would wait it out)."""
+
+    def run() -> None:
+        global _broker_down_until
+        if time.monotonic() >= _broker_down_until:
+            try:
+                send()
+                return
+            except BROKER_ERRORS as exc:
+                _broker_down_until = time.monotonic() + settings.REDIS_BREAKER_SECONDS
+                logger.warning("task queue unreachable: %s not queued (%s); its sweep queues it again", task, exc)
+        from devskyy.core.metrics import TASK_QUEUE_SEND_FAILURES
+
+        TASK_QUEUE_SEND_FAILURES.labels(task=task).inc()
+        if on_failure is not None:
+            on_failure()
+
+    transaction.on_commit(run)
+
+
+def enqueue(task: Task[Any, Any], *args: Any, on_failure: Callable[[], None] | None = None, **kwargs: Any) -> None:
+    """Queue ``task`` once the surrounding transaction (if any) has committed; a broker
+    that cannot be reached then is survived as ``after_commit`` says."""
+    after_commit(lambda: dispatch_now(task, *args, **kwargs), task=task.name, on_failure=on_failure)
 
 
 def periodic_task(name: str) -> Callable[[Callable[_P, _R]], Task[_P, _R]]:

@@ -59,6 +59,11 @@ CACHE_MISSES = Counter(
     "redis_cache_misses", "Cache reads that found nothing (including reads skipped while Redis is down)."
 )
 CACHE_ERRORS = Counter("redis_cache_errors", "Cache operations that failed or were skipped because Redis is down.")
+TASK_QUEUE_SEND_FAILURES = Counter(
+    "task_queue_send_failures",
+    "Work that could not be handed to the task queue after its commit (broker unreachable); its sweep queues it.",
+    ["task"],
+)
 AGENT_TASKS = Counter("agent_tasks", "Agent tasks that reached a final state.", ["category", "status"])
 AGENT_TASK_DURATION = Histogram(
     "agent_task_duration_seconds",

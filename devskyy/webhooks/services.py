@@ -34,7 +34,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from devskyy.core.audit import audit_record
-from devskyy.core.background import dispatch_later
+from devskyy.core.background import after_commit, dispatch_later
 from devskyy.core.durability import through_outage
 from devskyy.core.errors import ConflictError, DomainError
 from devskyy.core.events import utc_iso
@@ -262,7 +262,7 @@ def event_emit(
             ]
         )
     for delivery in deliveries:
-        transaction.on_commit(_scheduler(str(delivery.pk)))
+        after_commit(_scheduler(str(delivery.pk)), task="devskyy.webhooks.deliver")
     return deliveries
 
 
@@ -466,6 +466,6 @@ def delivery_replay(
             details={"event_type": delivery.event_type, "previous_status": delivery.status},
             request=request,
         )
-        transaction.on_commit(_scheduler(str(delivery.pk)))
+        after_commit(_scheduler(str(delivery.pk)), task="devskyy.webhooks.deliver")
     delivery.refresh_from_db()
     return delivery

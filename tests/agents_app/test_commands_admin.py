@@ -74,6 +74,35 @@ def test_beat_sweep_queues_old_pending_tasks_once_per_period_oldest_first(monkey
     assert oldest.requeued_at > now
 
 
+@pytest.mark.django_db(transaction=True)
+@override_settings(TASK_REQUEUE_PENDING_SECONDS=300)
+def test_a_task_the_broker_refused_is_marked_and_the_next_sweep_queues_it_young(monkeypatch) -> None:
+    from kombu.exceptions import OperationalError as BrokerError
+
+    from agents_app.services.tasks import task_create
+    from agents_app.tasks import requeue_lost_tasks
+    from devskyy.core import background
+
+    def unreachable(task: object, task_id: str) -> None:
+        raise BrokerError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(background, "dispatch_now", unreachable)
+    monkeypatch.setattr(background, "_broker_down_until", 0.0)  # restored after: the breaker it opens
+    Agent.objects.create(slug="operations-961", type="t", name="O", category="operations", tools=["task_queue_report"])
+    created = task_create(agent_slug="operations-961", action="task_queue_report", parameters={}, user=None)
+    task = AgentTask.objects.get(pk=created.task.pk)
+    assert task.status == TaskStatus.PENDING
+    assert task.enqueue_failed_at is not None
+
+    sent: list[str] = []
+    monkeypatch.setattr(background, "dispatch_now", lambda task, task_id: sent.append(task_id))
+    assert requeue_lost_tasks.apply().get() == 1  # seconds old, not 300: the mark, not the age
+    assert sent == [str(task.pk)]
+    task.refresh_from_db()
+    assert task.enqueue_failed_at is None
+    assert requeue_lost_tasks.apply().get() == 0  # once
+
+
 def test_beat_schedule_names_registered_tasks_and_each_interval_can_turn_its_entry_off() -> None:
     import importlib
 

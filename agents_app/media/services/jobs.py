@@ -33,6 +33,7 @@ from agents_app.media.services.billing import job_charge, job_release
 from agents_app.media.services.steps import schedule_step
 from commerce_app.models import Product
 from devskyy.core.audit import audit_record
+from devskyy.core.background import after_commit
 from devskyy.core.ssrf import OutboundFetchError, SSRFBlockedError, vet_url
 
 TRYON_CATEGORIES = ("auto", "tops", "bottoms", "one-pieces")
@@ -284,7 +285,7 @@ def _create(
                 request=request,
             )
             publish_pipeline_update(job)
-            transaction.on_commit(_first_step(str(job.pk)))
+            after_commit(_first_step(str(job.pk)), task="agents_app.media.advance_job")
     except IntegrityError:
         if idempotency_key is None:
             raise
