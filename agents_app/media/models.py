@@ -80,6 +80,9 @@ class MediaJob(models.Model):
     poll_failures = models.PositiveSmallIntegerField(default=0)
     lease_until = models.DateTimeField(null=True, blank=True)
     step_token = models.UUIDField(null=True, blank=True)
+    # Set when queueing its first step failed (broker unreachable): the next media sweep
+    # queues it whatever its age, and clears this.
+    enqueue_failed_at = models.DateTimeField(null=True, blank=True)
     deadline_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agents_app.events import publish_task_update
@@ -25,9 +24,7 @@ from agents_app.services.agents import agent_get
 from agents_app.tools.base import Tool, get_tool, validate_input
 from agents_app.tools.integrations import check_requirements
 from devskyy.core.api_keys import key_owner
-from devskyy.core.background import enqueue
-
-logger = logging.getLogger(__name__)
+from devskyy.core.background import enqueue, mark_enqueue_failed
 
 LLM_ACTION = "llm_complete"
 
@@ -146,17 +143,11 @@ def queue_task(task: AgentTask, agent_slug: str) -> None:
 
     publish_task_update(task, agent_slug=agent_slug)
     task_id = str(task.id)
-    enqueue(run_agent_task, task_id, on_failure=lambda: _mark_enqueue_failed(task_id))
-
-
-def _mark_enqueue_failed(task_id: str) -> None:
-    """The broker did not take the task's message: the next sweep queues it whatever its
-    age (services.execution.tasks_requeue_stale). Best effort: without the mark the sweep
-    still finds it once it is TASK_REQUEUE_PENDING_SECONDS old."""
-    try:
-        AgentTask.objects.filter(pk=task_id, status=TaskStatus.PENDING).update(enqueue_failed_at=timezone.now())
-    except DatabaseError:
-        logger.warning("task %s: could not mark it for the sweep; it is queued again once old enough", task_id)
+    enqueue(  # not taken by the broker: marked, the next sweep queues it whatever its age
+        run_agent_task,
+        task_id,
+        on_failure=lambda: mark_enqueue_failed(AgentTask.objects.filter(pk=task_id, status=TaskStatus.PENDING)),
+    )
 
 
 @transaction.atomic

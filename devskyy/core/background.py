@@ -24,7 +24,9 @@ from typing import Any, ParamSpec, TypeVar
 import redis
 from celery import Task, shared_task
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, close_old_connections, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
 logger = logging.getLogger(__name__)
@@ -151,6 +153,16 @@ def after_commit(send: Callable[[], None], *, task: str, on_failure: Callable[[]
             on_failure()
 
     transaction.on_commit(run)
+
+
+def mark_enqueue_failed(rows: QuerySet[Any]) -> None:
+    """An ``on_failure`` for work whose rows carry ``enqueue_failed_at``: stamp them so
+    their sweep queues them at its next run. Best effort: unstamped, the sweep still
+    finds them once they are old enough."""
+    try:
+        rows.update(enqueue_failed_at=timezone.now())
+    except DatabaseError as exc:
+        logger.warning("could not mark %s for its sweep (%s)", rows.model.__name__, type(exc).__name__)
 
 
 def enqueue(task: Task[Any, Any], *args: Any, on_failure: Callable[[], None] | None = None, **kwargs: Any) -> None:

@@ -79,3 +79,33 @@ def test_a_connection_lost_during_the_paid_submission_records_it_without_paying_
     assert [r["op"] for r in media.tripo.requests].count("create") == 1
     assert len(media.tripo.tasks) == 1
     assert SpendLedgerEntry.objects.get().amount == Decimal("0.2")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_whose_first_step_the_broker_refused_is_accepted_marked_and_swept_young(
+    media: Providers,  # noqa: F811
+    monkeypatch,
+) -> None:
+    from kombu.exceptions import OperationalError as BrokerError
+
+    from agents_app.media.services import steps
+    from devskyy.core import background
+
+    def unreachable(task: object, job_id: str, countdown: float) -> None:
+        raise BrokerError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(background, "_broker_down_until", 0.0)  # restored after: the breaker it opens
+    monkeypatch.setattr(steps, "dispatch_later", unreachable)
+    client, auth, _ = _api()
+    response = _post(client, auth, TEXT, {"prompt": "a kilt"})
+    assert response.status_code == 202, response.content
+    job = MediaJob.objects.get(pk=response.json()["id"])
+    assert job.status == MediaStatus.QUEUED
+    assert job.enqueue_failed_at is not None
+
+    sent: list[str] = []
+    monkeypatch.setattr(steps, "dispatch_later", lambda task, job_id, countdown: sent.append(job_id))
+    assert steps.media_jobs_requeue(stale_seconds=300) == 1  # seconds old: the mark, not the age
+    assert sent == [str(job.pk)]
+    assert MediaJob.objects.get(pk=job.pk).enqueue_failed_at is None
+    assert steps.media_jobs_requeue(stale_seconds=300) == 0  # once

@@ -118,8 +118,9 @@ def test_a_hung_broker_costs_one_request_its_timeout_and_the_next_ones_fail_fast
 
 
 def test_a_media_job_created_while_the_broker_is_down_is_accepted(server_env: dict[str, str]) -> None:
-    """Its first step is queued by the media sweep (MEDIA_SWEEP_INTERVAL_SECONDS), as a lost
-    timer's is; here only the request's answer and the count are checked."""
+    """The job is kept and marked; the media sweep queues its first step at its next run
+    (tests/agents_app/test_media_maintenance.py); here the request's answer, the mark and
+    the count."""
     auth = {"Authorization": f"Bearer {access_token(make_user(Role.DEVELOPER))}"}
     with redis_server() as redis:
         env = {
@@ -138,5 +139,6 @@ def test_a_media_job_created_while_the_broker_is_down_is_accepted(server_env: di
                 timeout=30,
             )
             assert created.status_code == 202, created.text
-            assert MediaJob.objects.filter(pk=created.json()["id"]).exists()
+            job = MediaJob.objects.get(pk=created.json()["id"])
+            assert job.enqueue_failed_at is not None
             assert _failures(server, "agents_app.media.advance_job") == 1

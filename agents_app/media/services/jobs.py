@@ -11,6 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -33,7 +34,7 @@ from agents_app.media.services.billing import job_charge, job_release
 from agents_app.media.services.steps import schedule_step
 from commerce_app.models import Product
 from devskyy.core.audit import audit_record
-from devskyy.core.background import after_commit
+from devskyy.core.background import after_commit, mark_enqueue_failed
 from devskyy.core.ssrf import OutboundFetchError, SSRFBlockedError, vet_url
 
 TRYON_CATEGORIES = ("auto", "tops", "bottoms", "one-pieces")
@@ -285,7 +286,11 @@ def _create(
                 request=request,
             )
             publish_pipeline_update(job)
-            after_commit(_first_step(str(job.pk)), task="agents_app.media.advance_job")
+            after_commit(
+                _first_step(str(job.pk)),
+                task="agents_app.media.advance_job",
+                on_failure=partial(mark_enqueue_failed, MediaJob.objects.filter(pk=job.pk)),
+            )
     except IntegrityError:
         if idempotency_key is None:
             raise

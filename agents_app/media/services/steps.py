@@ -71,13 +71,17 @@ def schedule_step(*, job_id: str, countdown: float) -> None:
 
 def media_jobs_requeue(*, stale_seconds: float = 300.0) -> int:
     """Queue a step for every active job nobody holds that has not moved for ``stale_seconds``
-    (a lost timer or message); claims are conditional, so a duplicate step is skipped."""
+    (a lost timer or message) or whose first step never reached the broker
+    (``enqueue_failed_at``); claims are conditional, so a duplicate step is skipped."""
     cutoff = timezone.now() - timedelta(seconds=stale_seconds)
     ids = list(
-        MediaJob.objects.filter(status__in=ACTIVE_STATUSES, updated_at__lt=cutoff)
+        MediaJob.objects.filter(status__in=ACTIVE_STATUSES)
+        .filter(Q(updated_at__lt=cutoff) | Q(enqueue_failed_at__isnull=False))  # the latter never reached the broker
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=timezone.now()))
         .values_list("pk", flat=True)
     )
+    if ids:
+        MediaJob.objects.filter(pk__in=ids).update(enqueue_failed_at=None)
     for pk in ids:
         schedule_step(job_id=str(pk), countdown=0)
     return len(ids)
