@@ -39,11 +39,14 @@ def run_agent_task(self: Any, task_id: str) -> str:
 
 
 @periodic_task("agents_app.tasks.requeue_lost_tasks")
-def requeue_lost_tasks() -> int:
+def requeue_lost_tasks(broker_lost: bool = False) -> int:
     """Beat, every TASK_REQUEUE_INTERVAL_SECONDS: queue again pending tasks whose message
-    was lost (a worker killed between taking it and recording it, a Redis data loss)."""
+    was lost (a worker killed between taking it and recording it, a Redis data loss).
+    ``broker_lost``: sent by a worker that found Redis emptied (devskyy/taskqueue.py):
+    every pending task's message is gone, whatever its age."""
+    age = 0 if broker_lost else settings.TASK_REQUEUE_PENDING_SECONDS
     return tasks_requeue_stale(
-        pending_older_than=timedelta(seconds=settings.TASK_REQUEUE_PENDING_SECONDS),
+        pending_older_than=timedelta(seconds=age),
         expired_leases=False,  # kombu re-delivers those after the visibility timeout
         limit=settings.TASK_REQUEUE_BATCH,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import secrets
 import socket
 import threading
 import time
@@ -39,11 +40,36 @@ _stop = threading.Event()
 _hostname: str | None = None
 
 
+# A value every worker leaves in the broker's Redis. A worker that saw it and then finds
+# it gone knows Redis lost its data (restarted without persistence, or flushed), and
+# with it every queued message: see _broker_mark.
+BROKER_MARK_KEY = "devskyy:broker-mark"
+
+
+def _broker_mark(client: redis.Redis, seen: str | None) -> tuple[str | None, bool]:
+    """(the mark in Redis now, whether this call found it gone after having seen it).
+    Only the worker whose SET NX recreates the mark answers True: the others then find
+    a mark again, so one loss is acted on once."""
+    token = secrets.token_hex(8)
+    if client.set(BROKER_MARK_KEY, token, nx=True):
+        return token, seen is not None
+    current = client.get(BROKER_MARK_KEY)
+    return (current.decode() if isinstance(current, bytes) else None), False
+
+
+def _after_broker_loss() -> None:
+    try:
+        app.send_task("agents_app.tasks.requeue_lost_tasks", kwargs={"broker_lost": True})
+    except Exception as exc:  # noqa: BLE001 - the heartbeat thread must live on; the sweep's age still applies
+        logger.warning("could not queue the sweep after the broker's data loss: %s", exc)
+
+
 def _heartbeat_loop(hostname: str) -> None:
     from django.conf import settings
 
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2, socket_connect_timeout=2)
     interval = settings.WORKER_HEARTBEAT_SECONDS
+    mark: str | None = None
     while not _stop.is_set():
         now = time.time()
         try:
@@ -51,6 +77,15 @@ def _heartbeat_loop(hostname: str) -> None:
             pipe.zadd(WORKERS_KEY, {hostname: now + interval * 3})
             pipe.zremrangebyscore(WORKERS_KEY, "-inf", now - 3600)
             pipe.execute()
+            mark, lost = _broker_mark(client, mark)
+            if lost:
+                # Pending tasks whose messages were queued are stranded: queue them again
+                # now, not after the sweep's age (claims are conditional: a task still
+                # queued only gets a duplicate that is skipped). Media steps waiting on a
+                # countdown are held by the workers, not Redis; a queued one is found by
+                # the media sweep once its job has been still for 5 minutes.
+                logger.warning("the broker's Redis lost its data: queueing every pending task again")
+                _after_broker_loss()
         except redis.RedisError as exc:
             logger.warning("worker heartbeat to Redis failed: %s", type(exc).__name__)
         _stop.wait(interval)

@@ -19,6 +19,7 @@ import time
 
 import httpx
 import pytest
+import redis as redis_lib
 
 from agents_app.media.models import MediaJob
 from agents_app.models import Agent, AgentTask, TaskStatus
@@ -142,3 +143,43 @@ def test_a_media_job_created_while_the_broker_is_down_is_accepted(server_env: di
             job = MediaJob.objects.get(pk=created.json()["id"])
             assert job.enqueue_failed_at is not None
             assert _failures(server, "agents_app.media.advance_job") == 1
+
+
+def test_pending_tasks_whose_messages_redis_lost_are_queued_again_at_once(server_env: dict[str, str]) -> None:
+    """Redis restarts empty (no persistence) while a worker lives: every queued message is
+    gone. The worker's heartbeat finds the mark it saw in Redis gone and has the sweep
+    queue every pending task again, whatever its age. No beat runs here, and the sweep's
+    age is an hour: only that detection can run these tasks."""
+    from devskyy.taskqueue import BROKER_MARK_KEY
+
+    agent = Agent.objects.create(
+        slug=AGENT, type="test", name="Broker outage probe", category="operations", tools=["task_queue_report"]
+    )
+    with redis_server() as redis:
+        env = {
+            **server_env,
+            "REDIS_URL": redis.url,
+            "WORKER_HEARTBEAT_SECONDS": "1",
+            "TASK_REQUEUE_PENDING_SECONDS": "3600",
+        }
+        with celery_worker(env):
+            client = redis_lib.Redis.from_url(redis.url)
+            assert poll(lambda: client.exists(BROKER_MARK_KEY), timeout=30), "the worker never marked Redis"
+            time.sleep(1.5)  # a heartbeat after the mark: the worker has seen it
+            # Pending tasks whose queued messages are about to vanish with Redis's data.
+            stranded = [
+                AgentTask.objects.create(agent=agent, action="task_queue_report", parameters={}).pk for _ in range(3)
+            ]
+            redis.stop()
+            redis.start()  # same port, empty
+            lost_at = time.monotonic()
+            ran = poll(
+                lambda: AgentTask.objects.filter(pk__in=stranded, status=TaskStatus.COMPLETED).count() == 3,
+                timeout=60,
+                interval=0.2,
+            )
+            statuses = list(AgentTask.objects.filter(pk__in=stranded).values_list("status", flat=True))
+            assert ran, statuses
+            recovered_in = time.monotonic() - lost_at
+    assert set(AgentTask.objects.filter(pk__in=stranded).values_list("attempts", flat=True)) == {1}
+    print(f"Redis emptied: 3 stranded tasks completed {recovered_in:.1f} s after it came back")  # noqa: T201
