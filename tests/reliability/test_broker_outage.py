@@ -42,6 +42,12 @@ AGENT = "operations-960"
 TASK = "agents_app.tasks.run_agent_task"
 
 
+def _probe_agent() -> Agent:
+    return Agent.objects.create(
+        slug=AGENT, type="test", name="Broker outage probe", category="operations", tools=["task_queue_report"]
+    )
+
+
 def _failures(server: Server, task: str) -> float:
     text = httpx.get(f"{server.url}/metrics", timeout=10).text
     match = re.search(rf'^task_queue_send_failures_total\{{task="{re.escape(task)}"\}} (\S+)$', text, re.M)
@@ -51,9 +57,7 @@ def _failures(server: Server, task: str) -> float:
 def test_a_task_created_while_the_broker_is_down_is_accepted_and_runs_once_it_is_back(
     server_env: dict[str, str],
 ) -> None:
-    Agent.objects.create(
-        slug=AGENT, type="test", name="Broker outage probe", category="operations", tools=["task_queue_report"]
-    )
+    _probe_agent()
     auth = {"Authorization": f"Bearer {access_token(make_user(Role.OPERATOR))}"}
     with redis_server() as redis:
         env = {**server_env, "REDIS_URL": redis.url, "REDIS_BREAKER_SECONDS": "1"}
@@ -102,9 +106,7 @@ def test_a_hung_broker_costs_one_request_its_timeout_and_the_next_ones_fail_fast
     """Redis accepts connections and never answers: the first send waits out the socket
     timeout (REDIS_SOCKET_TIMEOUT, 5 s); for REDIS_BREAKER_SECONDS after it, creates do
     not try the broker again, so they answer at once; every task is kept and marked."""
-    Agent.objects.create(
-        slug=AGENT, type="test", name="Broker outage probe", category="operations", tools=["task_queue_report"]
-    )
+    _probe_agent()
     auth = {"Authorization": f"Bearer {access_token(make_user(Role.OPERATOR))}"}
     with black_hole() as port:
         env = {**server_env, "REDIS_URL": f"redis://127.0.0.1:{port}/0", "REDIS_BREAKER_SECONDS": "60"}
@@ -152,9 +154,7 @@ def test_pending_tasks_whose_messages_redis_lost_are_queued_again_at_once(server
     age is an hour: only that detection can run these tasks."""
     from devskyy.taskqueue import BROKER_MARK_KEY
 
-    agent = Agent.objects.create(
-        slug=AGENT, type="test", name="Broker outage probe", category="operations", tools=["task_queue_report"]
-    )
+    agent = _probe_agent()
     with redis_server() as redis:
         env = {
             **server_env,
