@@ -32,7 +32,8 @@ class ObjectStream:
         self.size = size
 
     def read(self, amount: int = -1) -> bytes:
-        return bytes(self._body.read(None if amount < 0 else amount))
+        data: bytes = self._body.read(None if amount < 0 else amount)  # bytes already: no copy
+        return data
 
     def close(self) -> None:
         self._body.close()

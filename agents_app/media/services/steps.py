@@ -80,8 +80,8 @@ def media_jobs_requeue(*, stale_seconds: float = 300.0) -> int:
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=timezone.now()))
         .values_list("pk", flat=True)
     )
-    if ids:
-        MediaJob.objects.filter(pk__in=ids).update(enqueue_failed_at=None)
+    if ids:  # only the marked rows: an unmarked one needs no write
+        MediaJob.objects.filter(pk__in=ids, enqueue_failed_at__isnull=False).update(enqueue_failed_at=None)
     for pk in ids:
         schedule_step(job_id=str(pk), countdown=0)
     return len(ids)
