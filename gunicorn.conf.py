@@ -48,6 +48,10 @@ preload_app = False  # touching the database before fork would share sockets
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+# The web workers write their INFO lines (one per request) in batches every 0.25 s:
+# a line per request was a write system call each (devskyy.core.logging.ConsoleHandler).
+# Warnings and errors still go out at once. LOG_FLUSH_SECONDS=0 writes every line at once.
+os.environ.setdefault("LOG_FLUSH_SECONDS", "0.25")
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import os
+import sys
+import threading
 import time
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from devskyy.core.context import current_request_id
@@ -29,10 +33,17 @@ class RequestContextFilter(logging.Filter):
 _RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
 
+_NOT_EXTRA = _RECORD_ATTRIBUTES | {"request_id"}  # request_id is written among the first fields
+
+
 def _json_default(value: object) -> str:
     if isinstance(value, (datetime.date, datetime.time)):
         return value.isoformat()
     return str(value)
+
+
+# One encoder for every line: ``json.dumps(..., default=...)`` builds a new one each call.
+_ENCODER = json.JSONEncoder(default=_json_default)
 
 
 class JsonFormatter(logging.Formatter):
@@ -62,7 +73,7 @@ class JsonFormatter(logging.Formatter):
             "request_id": fields.get("request_id"),
         }
         for name, value in fields.items():
-            if name not in _RECORD_ATTRIBUTES and name != "request_id":
+            if name not in _NOT_EXTRA:
                 out[name] = value
         if record.exc_info:
             out["exc_info"] = self.formatException(record.exc_info)
@@ -70,7 +81,7 @@ class JsonFormatter(logging.Formatter):
             out["exc_info"] = record.exc_text
         if record.stack_info:
             out["stack_info"] = self.formatStack(record.stack_info)
-        return json.dumps(out, default=_json_default)
+        return _ENCODER.encode(out)
 
 
 def scrub_sentry_event(event: Event, hint: Hint) -> Event | None:
@@ -108,3 +119,128 @@ class Throttled:
         suppressed, self._suppressed = self._suppressed, 0
         self._next_at = now + self._interval
         self._logger.warning(message + " (%d similar messages suppressed)", *args, suppressed)
+
+
+class _Templates(threading.local):
+    """Per thread and call site (logger, code, line): the attributes every LogRecord made
+    there shares (where it was logged from, thread, process)."""
+
+    by_site: dict[tuple[str, Any, int], dict[str, Any]]
+
+    def __init__(self) -> None:
+        self.by_site = {}
+
+
+_templates = _Templates()
+
+
+def _after_fork_in_child() -> None:
+    global _templates  # noqa: PLW0603 - a forked child starts with fresh templates
+    _templates = _Templates()
+    for handler in list(_console_handlers):
+        handler._forget_waiting()
+
+
+_console_handlers: weakref.WeakSet[ConsoleHandler] = weakref.WeakSet()
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def log_often(logger: logging.Logger, level: int, msg: str, args: tuple[Any, ...], extra: dict[str, Any]) -> None:
+    """``logger.log(level, msg, *args, extra=extra)`` for a line written on every request.
+
+    The record goes through the logger's filters and handlers like any other, with every
+    attribute a LogRecord has; what is made once per thread (where it was logged from,
+    thread and process names) is copied from the first record instead of found again:
+    ``findCaller`` walks the stack and ``LogRecord.__init__`` asks for the thread and
+    process each time: 11 of the request line's 43 us of CPU (PERF P1, bench/README.md).
+    The caller checks ``logger.isEnabledFor(level)`` first.
+    """
+    caller = sys._getframe(1)
+    site = (logger.name, caller.f_code, caller.f_lineno)
+    template = _templates.by_site.get(site)
+    if template is None:
+        path, line, function, _ = logger.findCaller(stacklevel=2)
+        first = logger.makeRecord(logger.name, level, path, line, msg, args, None, function)
+        template = dict(vars(first))
+        _templates.by_site[site] = template
+    created = time.time()
+    fields = template.copy()
+    fields["created"] = created
+    fields["msecs"] = int((created - int(created)) * 1000) + 0.0
+    fields["relativeCreated"] = (created - logging._startTime) * 1000  # type: ignore[attr-defined]
+    fields["msg"] = msg
+    fields["args"] = args
+    fields["levelno"] = level
+    fields["levelname"] = logging.getLevelName(level)
+    fields.update(extra)
+    record = _new_record(logging.LogRecord)
+    record.__dict__ = fields
+    logger.handle(record)
+
+
+_new_record = logging.LogRecord.__new__
+
+
+class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The console handler (stderr), optionally writing lines in batches.
+
+    ``flush_seconds`` 0: every record is written at once (StreamHandler). Above 0
+    (LOG_FLUSH_SECONDS; the web server sets it, gunicorn.conf.py): INFO and DEBUG lines
+    wait in memory and go out together every ``flush_seconds``, or sooner once 64 KB
+    wait, as nginx's buffered access log does. A WARNING or worse goes out at once,
+    after the lines before it. One request line per request cost a write system call
+    and a wake-up of whatever reads the pipe: 12-24 us of an API request's ~265 us of
+    CPU (PERF P1, bench/README.md). What waits is written at exit (``logging.shutdown``); a process
+    killed outright loses at most ``flush_seconds`` of INFO lines.
+    """
+
+    max_waiting = 64 * 1024
+
+    def __init__(self, flush_seconds: float = 0.0) -> None:
+        super().__init__()  # sys.stderr
+        self.flush_seconds = flush_seconds
+        self._waiting: list[str] = []
+        self._waiting_size = 0
+        self._flusher_pid = 0
+        _console_handlers.add(self)
+
+    def _forget_waiting(self) -> None:
+        """In a forked child: the lines waiting are the parent's to write."""
+        self._waiting, self._waiting_size = [], 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.flush_seconds <= 0:
+            super().emit(record)
+            return
+        try:
+            line = self.format(record) + self.terminator
+        except Exception:  # noqa: BLE001 - logging's own contract: report, never raise
+            self.handleError(record)
+            return
+        # Handler.handle holds self.lock around emit.
+        self._waiting.append(line)
+        self._waiting_size += len(line)
+        if record.levelno >= logging.WARNING or self._waiting_size >= self.max_waiting:
+            self.flush()
+        elif self._flusher_pid != os.getpid():  # first line in this process (or a forked child)
+            self._start_flusher()
+
+    def flush(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            if self._waiting:
+                waiting, self._waiting, self._waiting_size = self._waiting, [], 0
+                try:
+                    self.stream.write("".join(waiting))
+                except Exception:  # noqa: BLE001 - as StreamHandler.emit: report, never raise
+                    self.handleError(logging.makeLogRecord({"msg": "console write failed"}))
+            super().flush()
+
+    def _start_flusher(self) -> None:
+        self._flusher_pid = os.getpid()
+        threading.Thread(target=self._flush_every_interval, name="log-flusher", daemon=True).start()
+
+    def _flush_every_interval(self) -> None:
+        pid = os.getpid()
+        while self._flusher_pid == pid:
+            time.sleep(self.flush_seconds)
+            self.flush()

@@ -15,6 +15,7 @@ from django.urls import NoReverseMatch
 
 from devskyy.core.context import new_request_id, request_id_var
 from devskyy.core.errors import envelope_response, is_api_path
+from devskyy.core.logging import log_often
 
 logger = logging.getLogger("devskyy.request")
 
@@ -90,14 +91,12 @@ class RequestContextMiddleware:
             else:
                 level = logging.INFO
             if logger.isEnabledFor(level):
-                logger.log(
+                log_often(
+                    logger,
                     level,
                     "%s %s %s %.1fms",
-                    request.method,
-                    request.path,
-                    response.status_code,
-                    elapsed_ms,
-                    extra={"status": response.status_code, "duration_ms": round(elapsed_ms, 2)},
+                    (request.method, request.path, status, elapsed_ms),
+                    {"status": status, "duration_ms": round(elapsed_ms, 2)},
                 )
             return response
         finally:

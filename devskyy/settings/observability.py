@@ -10,6 +10,10 @@ from .base import ENVIRONMENT, IS_PRODUCTION, VERSION
 
 LOG_LEVEL = env.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error", "critical")).upper()
 LOG_FORMAT = env.choice("LOG_FORMAT", "json" if IS_PRODUCTION else "text", ("json", "text"))
+# 0: each log line is written at once. Above 0: INFO and DEBUG lines are written in
+# batches this often (WARNING and worse at once); the web server sets 0.25
+# (gunicorn.conf.py, devskyy.core.logging.ConsoleHandler).
+LOG_FLUSH_SECONDS = env.float("LOG_FLUSH_SECONDS", 0.0, minimum=0.0, maximum=5.0)
 ENABLE_METRICS = env.bool("ENABLE_METRICS", default=True)
 # Request figures for the monitoring API are summed per process and written to Redis
 # this often (one pipeline for all requests since the last write) instead of one
@@ -27,7 +31,8 @@ LOGGING: dict[str, Any] = {
     },
     "handlers": {
         "console": {
-            "class": "logging.StreamHandler",
+            "()": "devskyy.core.logging.ConsoleHandler",
+            "flush_seconds": LOG_FLUSH_SECONDS,
             "formatter": LOG_FORMAT,
             "filters": ["request_context"],
         }

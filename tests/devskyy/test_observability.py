@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from devskyy.core.cache import RedisCache
-from tests.support.servers import ROOT, base_env, closed_port, gunicorn
+from tests.support.servers import ROOT, base_env, closed_port, gunicorn, poll
 
 PRODUCTION_SECRETS = {
     "ENVIRONMENT": "production",
@@ -39,6 +39,8 @@ def test_production_logs_are_json_with_the_request_id(server_env: dict[str, str]
         assert response.headers["X-Request-ID"] == "trace-abc-123"
         plain = httpx.get(server.url + "/live", timeout=10)  # http without the proxy header
         assert plain.status_code == 200  # probes are exempt from the https redirect
+        # The web server writes INFO lines in batches every 0.25 s (LOG_FLUSH_SECONDS).
+        assert poll(lambda: "trace-abc-123" in server.log(), timeout=5), server.log()[-3000:]
         log = server.log()
     records = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
     mine = [r for r in records if r.get("request_id") == "trace-abc-123"]

@@ -9,7 +9,7 @@ import pytest
 
 from devskyy.core.roles import Role
 from tests.support.auth import PASSWORD, make_user
-from tests.support.servers import gunicorn
+from tests.support.servers import gunicorn, poll
 
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -77,6 +77,8 @@ def test_two_workers_enforce_one_budget_then_the_window_resets(server_env: dict[
             server.url + "/api/v1/auth/token", json={"username": user.username, "password": "not-" + PASSWORD}
         )
         assert wrong.status_code == 401
+        # The web server writes INFO lines in batches every 0.25 s (LOG_FLUSH_SECONDS).
+        assert poll(lambda: "POST /api/v1/auth/token 401" in server.log(), timeout=5), server.log()[-3000:]
         log = server.log()
     assert "/api/v1/auth/me" in log, "the server log captured no request lines"
     for secret in (PASSWORD, JWT_KEY, MASTER_KEY, pair["access"], pair["refresh"], rotated.json()["refresh"]):
