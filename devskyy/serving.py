@@ -17,10 +17,13 @@ bench/README.md).
 from __future__ import annotations
 
 import asyncio
+import signal
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn_worker import UvicornWorker
+
+from devskyy.core.logging import flush_console_handlers
 
 
 class CoalescingTransport:
@@ -78,7 +81,24 @@ class HttpProtocol(HttpToolsProtocol):
         super().handle_websocket_upgrade()
 
 
+def _write_logs_then_end(signum: int, frame: Any) -> None:
+    """End the process as the signal's default action would, after writing the log lines
+    that wait in memory (LOG_FLUSH_SECONDS)."""
+    flush_console_handlers()
+    signal.signal(signum, signal.SIG_DFL)
+    signal.raise_signal(signum)
+
+
 class Worker(UvicornWorker):
+    """uvicorn's gunicorn worker with :class:`HttpProtocol`.
+
+    uvicorn_worker leaves SIGTERM and SIGINT at their default action; uvicorn catches
+    them while it serves, shuts down gracefully, then restores them and raises the
+    signal again, which ends the process without ``atexit``: the request lines the
+    console handler held (up to LOG_FLUSH_SECONDS of them) were lost at every deploy.
+    The handlers installed here write them first, then end the process the same way.
+    """
+
     CONFIG_KWARGS: dict[str, Any] = {
         "loop": "uvloop",
         "http": "devskyy.serving:HttpProtocol",
@@ -90,3 +110,8 @@ class Worker(UvicornWorker):
         "ws_ping_timeout": 20.0,
         "ws_per_message_deflate": False,
     }
+
+    def init_signals(self) -> None:
+        super().init_signals()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, _write_logs_then_end)

@@ -244,3 +244,10 @@ class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
         while self._flusher_pid == pid:
             time.sleep(self.flush_seconds)
             self.flush()
+
+
+def flush_console_handlers() -> None:
+    """Write the lines every ConsoleHandler holds now: for a process about to end without
+    running ``atexit`` (a web worker ended by its signal, devskyy/serving.py)."""
+    for handler in list(_console_handlers):
+        handler.flush()

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from devskyy.core.cache import RedisCache
-from tests.support.servers import ROOT, base_env, closed_port, gunicorn, poll
+from tests.support.servers import ROOT, base_env, closed_port, gunicorn, poll, stop
 
 PRODUCTION_SECRETS = {
     "ENVIRONMENT": "production",
@@ -50,6 +50,23 @@ def test_production_logs_are_json_with_the_request_id(server_env: dict[str, str]
     request_lines = [r for r in records if r.get("logger") == "devskyy.request"]
     assert request_lines
     assert all(len(r["request_id"]) > 1 for r in request_lines)
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_request_lines_still_waiting_are_written_when_the_web_server_is_stopped(server_env: dict[str, str]) -> None:
+    """The web workers write INFO lines in batches (LOG_FLUSH_SECONDS); a worker ended by
+    SIGTERM (every deploy) writes the lines it holds before it goes (devskyy/serving.py)."""
+    env = {**server_env, **PRODUCTION_SECRETS, "LOG_LEVEL": "info", "LOG_FLUSH_SECONDS": "5"}
+    with gunicorn(env, workers=1) as server:
+        for n in range(3):
+            response = httpx.get(server.url + f"/api/v1/nope-{n}", headers={"X-Forwarded-Proto": "https"}, timeout=10)
+            assert response.status_code == 404
+        assert "/api/v1/nope-" not in server.log()  # held in memory: the batch is 5 s
+        stop(server.process)
+        log = server.log()
+    for n in range(3):
+        assert f"GET /api/v1/nope-{n} 404" in log, log[-3000:]
 
 
 @pytest.mark.services
