@@ -8,6 +8,7 @@ the probe. A check that is still stuck from an earlier probe is not started agai
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from django.db.migrations.executor import MigrationExecutor
 from agents_app.selectors import agent_counts
 from devskyy.core import encryption
 from devskyy.core.background import embedded_backlog
+from devskyy.core.storage import bucket_outcome
 from devskyy.taskqueue import WORKERS_KEY
 
 OK = "ok"
@@ -231,6 +233,50 @@ def _llm_probe() -> dict[str, Any]:
     return {"configured": configured, "note": "configuration only; manage.py check_providers makes real calls"}
 
 
+# --- the store of generated files ------------------------------------------------------
+def _storage_probe() -> dict[str, Any]:
+    """A disk store is checked now: the directory can be written and has room. A bucket
+    is reported from the last operation any process made on it (core/storage.py's
+    ``record_bucket_outcome``): reaching it from here would load boto3 into every web
+    worker (~50 MB each, PERF P6)."""
+    if settings.MEDIA_STORAGE == "s3":
+        return _bucket_probe()
+    return _disk_probe()
+
+
+def _disk_probe() -> dict[str, Any]:
+    details: dict[str, Any] = {"backend": "filesystem"}
+    directory = os.path.abspath(settings.MEDIA_ROOT)
+    while not os.path.exists(directory) and os.path.dirname(directory) != directory:
+        directory = os.path.dirname(directory)  # made on the first write: its parent must allow it
+    if not os.path.isdir(directory):
+        return {**details, "status": DOWN, "error": "MEDIA_ROOT is not a directory: no file can be stored"}
+    if not os.access(directory, os.W_OK):
+        return {**details, "status": DOWN, "error": "MEDIA_ROOT cannot be written"}
+    usage = os.statvfs(directory)
+    free_mb = usage.f_bavail * usage.f_frsize // 2**20
+    details["free_mb"] = free_mb
+    if free_mb < settings.STORAGE_MIN_FREE_MB:
+        details["status"] = DEGRADED
+        details["reason"] = f"less than {settings.STORAGE_MIN_FREE_MB} MB free (STORAGE_MIN_FREE_MB)"
+    return details
+
+
+def _bucket_probe() -> dict[str, Any]:
+    details: dict[str, Any] = {
+        "backend": "s3",
+        "checked_by": "the last bucket operation (manage.py check_storage makes one)",
+    }
+    last = bucket_outcome()
+    if last is None:
+        return {**details, "last_operation": None}
+    seconds_ago = round(max(0.0, time.time() - float(last["at"])), 1)
+    details.update(last_operation=last["operation"], seconds_ago=seconds_ago)
+    if not last["ok"]:
+        details.update(status=DEGRADED, error=last["error"])
+    return details
+
+
 # --- running them ------------------------------------------------------------------------
 _pool = ThreadPoolExecutor(max_workers=6, thread_name_prefix="devskyy-health")
 # Database probes share one thread, hence one persistent connection per process.
@@ -244,6 +290,7 @@ PROBES: dict[str, Callable[[], dict[str, Any]]] = {
     "auth": _auth_probe,
     "encryption": _encryption_probe,
     "llm_providers": _llm_probe,
+    "storage": _storage_probe,
 }
 
 

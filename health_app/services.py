@@ -26,7 +26,7 @@ def utc_now_iso() -> str:
 def health_report() -> tuple[dict[str, Any], int]:
     started = time.perf_counter()
     results = run_checks(
-        ["database", "cache", "channel_layer", "task_queue", "auth", "encryption", "llm_providers"],
+        ["database", "cache", "channel_layer", "task_queue", "auth", "encryption", "llm_providers", "storage"],
         HEALTH_DEADLINE_SECONDS,
     )
     services: dict[str, Any] = {name: result.as_dict() for name, result in results.items()}

@@ -12,10 +12,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.files.storage import FileSystemStorage, Storage, default_storage
 from django.http import FileResponse
 
@@ -38,6 +40,32 @@ def storage_errors() -> tuple[type[Exception], ...]:
     return (OSError, BotoCoreError, ClientError)
 
 
+# The outcome of the last operation on the bucket, for /health (health_app/checks.py).
+BUCKET_OUTCOME_KEY = "devskyy:storage:last-bucket-operation"
+
+
+def record_bucket_outcome(what: str, error: BaseException | None = None) -> None:
+    """Remember how the last operation on the bucket went (MEDIA_STORAGE=s3), in the
+    shared cache, for /health: it does not reach the bucket itself, because boto3 costs
+    every process that loads it ~50 MB (PERF P6) and /health is polled by every web
+    worker. Written on every outcome: bucket operations are few (a job's outputs, a
+    theme, a download), each already a network round trip. Nothing for a disk store,
+    which /health checks directly. ``what`` completes "could not ...".
+    """
+    if settings.MEDIA_STORAGE != "s3":
+        return
+    outcome: dict[str, Any] = {"ok": error is None, "at": time.time(), "operation": what}
+    if error is not None:
+        outcome["error"] = f"{type(error).__name__}: {error}"[:300]
+    cache.set(BUCKET_OUTCOME_KEY, outcome, timeout=None)
+
+
+def bucket_outcome() -> dict[str, Any] | None:
+    """The last outcome :func:`record_bucket_outcome` kept, if any."""
+    found = cache.get(BUCKET_OUTCOME_KEY)
+    return found if isinstance(found, dict) else None
+
+
 @contextlib.contextmanager
 def storage_call(what: str) -> Iterator[None]:
     """Run storage operations; a store that fails becomes StorageUnavailableError.
@@ -45,10 +73,13 @@ def storage_call(what: str) -> Iterator[None]:
     try:
         yield
     except FileNotFoundError:
+        record_bucket_outcome(what)  # the store answered: the file is not there
         raise
     except storage_errors() as exc:
         logger.warning("file store: could not %s: %s", what, exc)
+        record_bucket_outcome(what, exc)
         raise StorageUnavailableError(f"The file store could not {what}; try again shortly.") from exc
+    record_bucket_outcome(what)
 
 
 def stored_file_open(name: str, storage: Storage | None = None) -> Any:

@@ -224,6 +224,8 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", str(BASE_DIR / "media")))
 # have their own, so production keeps them in an S3-compatible bucket (AWS S3,
 # Cloudflare R2, MinIO, ...): devskyy/core/s3_storage.py, system check core.W003.
 MEDIA_STORAGE = env.choice("MEDIA_STORAGE", "filesystem", ("filesystem", "s3"))
+# /health reports the disk store degraded below this much free space.
+STORAGE_MIN_FREE_MB = env.int("STORAGE_MIN_FREE_MB", 100, minimum=0)
 _default_storage: dict[str, Any] = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 if MEDIA_STORAGE == "s3":
     _default_storage = s3_storage(env)

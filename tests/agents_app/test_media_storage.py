@@ -95,11 +95,18 @@ def test_a_bucket_that_cannot_be_reached_delays_the_job_and_refuses_downloads_wi
     job = MediaJob.objects.get(pk=job_id)
     assert (job.status, job.stage, job.lease_until) == (MediaStatus.RUNNING, "generating", None), job.error
     assert not MediaFile.objects.filter(job=job).exists()
+    # /health tells the operator, from the failed store (it does not reach the bucket itself).
+    storage = client.get("/health").json()["services"]["storage"]
+    assert (storage["status"], storage["last_operation"]) == ("degraded", "store model.glb")
+    assert storage["error"].startswith("EndpointConnectionError")
 
     settings.STORAGES = reachable  # the store is back: the next steps download again and finish
     job = drive(job_id)
     assert job.status == MediaStatus.SUCCEEDED, (job.error_code, job.error)
     assert f"media/media-jobs/{job_id}/model.glb" in bucket.object_keys()
+    storage = client.get("/health").json()["services"]["storage"]
+    assert storage["status"] == "ok"
+    assert storage["last_operation"].startswith("store model.glb")
 
 
 def _unreachable(storages: dict[str, Any]) -> dict[str, Any]:

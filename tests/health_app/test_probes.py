@@ -44,6 +44,7 @@ def test_health_reports_every_service_with_measured_latency() -> None:
         "auth",
         "encryption",
         "llm_providers",
+        "storage",
         "agents",
     }
     database = body["services"]["database"]

@@ -24,7 +24,7 @@ from django.utils import timezone
 from agents_app.media.models import FINAL_STATUSES, MediaFile
 from agents_app.services.maintenance import InvalidDurationError
 from devskyy.core.audit import audit_record
-from devskyy.core.storage import storage_errors, stored_file_delete
+from devskyy.core.storage import record_bucket_outcome, storage_errors, stored_file_delete
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +71,7 @@ def media_files_purge(*, older_than: timedelta, dry_run: bool = False) -> MediaP
             except storage_errors() as exc:
                 error = f"the file store could not delete {name}: {exc}"
                 logger.warning("media retention stopped: %s", error)
+                record_bucket_outcome(f"delete {name}", exc)
                 break
             deleted.append(pk)
             jobs.add(str(job_id))
@@ -78,6 +79,8 @@ def media_files_purge(*, older_than: timedelta, dry_run: bool = False) -> MediaP
             size += file_size
         MediaFile.objects.filter(pk__in=deleted, purged_at__isnull=True).update(purged_at=timezone.now())
         last_pk = batch[-1][0]
+    if files and not error:
+        record_bucket_outcome(f"delete {files} expired file(s)")
     if files or error:
         audit_record(
             action="media.files_purged",

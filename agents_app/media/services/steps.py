@@ -44,7 +44,7 @@ from devskyy.core.audit import audit_record
 from devskyy.core.background import dispatch_later
 from devskyy.core.durability import through_outage
 from devskyy.core.ssrf import OutboundFetchError, SSRFBlockedError
-from devskyy.core.storage import storage_errors
+from devskyy.core.storage import record_bucket_outcome, storage_errors
 
 logger = logging.getLogger(__name__)
 
@@ -344,6 +344,7 @@ def _download(job: MediaJob, token: uuid.UUID, state: TaskState) -> StepOutcome:
             try:
                 media_file.file.save(media_file.name, ContentFile(got.content), save=False)
             except storage_errors() as exc:  # the provider still holds the outputs: try again later
+                record_bucket_outcome(f"store {media_file.name}", exc)
                 _discard(saved)
                 return _later(
                     job,
@@ -361,6 +362,7 @@ def _download(job: MediaJob, token: uuid.UUID, state: TaskState) -> StepOutcome:
     except (fetch.ContentRejectedError, SSRFBlockedError) as exc:
         _discard(saved)
         return _fail(job, token, code="output_rejected", message=exc.message, billed=True)
+    record_bucket_outcome(f"store {', '.join(f.name for f in saved)}")
     with transaction.atomic():
         locked = _held(job, token)
         if locked is None:

@@ -11,7 +11,13 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError
 
-from devskyy.core.storage import StorageUnavailableError, storage_errors, stored_file_delete, stored_file_open
+from devskyy.core.storage import (
+    StorageUnavailableError,
+    record_bucket_outcome,
+    storage_errors,
+    stored_file_delete,
+    stored_file_open,
+)
 
 
 class Command(BaseCommand):
@@ -43,8 +49,10 @@ class Command(BaseCommand):
             stored_file_delete(name)
         except failures as exc:
             cause = exc.__cause__ if isinstance(exc, StorageUnavailableError) and exc.__cause__ else exc
+            record_bucket_outcome(f"{step} a probe file (check_storage)", cause)
             raise CommandError(
                 f"File store ({where}): could not {step} a probe file: {type(cause).__name__}: {cause}"
             ) from exc
+        record_bucket_outcome("write, read back and delete a probe file (check_storage)")
         elapsed_ms = (time.monotonic() - started) * 1000
         self.stdout.write(f"File store ({where}): wrote, read back and deleted a probe file in {elapsed_ms:.0f} ms.")
