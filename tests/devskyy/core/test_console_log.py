@@ -135,16 +135,22 @@ def test_a_process_that_exits_writes_its_lines_and_a_forked_child_does_not_repea
     assert sorted(messages) == ["child line", "parent after fork", "parent before fork"], done.stderr
 
 
+class _Keep(logging.Handler):
+    """Keeps the records it is given, as they are."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.seen.append(record)
+
+
 def test_the_request_line_record_is_the_record_logger_log_makes(logger: logging.Logger) -> None:
-    seen: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            seen.append(record)
-
-    keep = Keep()
+    keep = _Keep()
     keep.addFilter(RequestContextFilter())
     logger.addHandler(keep)
+    seen = keep.seen
     extra = {"status": 201, "duration_ms": 1.5}
     logger.log(logging.INFO, "%s %s", "GET", "/x", extra=extra)
     before = time.time()
@@ -175,13 +181,9 @@ def test_the_console_handler_is_the_configured_one_and_writes_each_line_by_defau
 
 
 def test_each_call_site_keeps_its_own_location(logger: logging.Logger) -> None:
-    seen: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            seen.append(record)
-
-    logger.addHandler(Keep())
+    keep = _Keep()
+    logger.addHandler(keep)
+    seen = keep.seen
 
     def first_site() -> None:
         log_often(logger, logging.INFO, "a", (), {})
