@@ -26,6 +26,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 
+from devskyy.core.ratelimit import check_on_loop  # noqa: E402
 from devskyy.core.stacks import probe_paths, routed_application  # noqa: E402
 from devskyy.core.ws_auth import websocket_auth_stack  # noqa: E402
 from devskyy.routing import websocket_urlpatterns  # noqa: E402
@@ -40,6 +41,8 @@ if settings.ASGI_HTTP_MODE == "wsgi":
         max_body_bytes=settings.REQUEST_BODY_MAX_BYTES,
         # Probes never queue behind requests stuck on a dead dependency (wsgi_bridge.py).
         probe_paths=probe_paths(),
+        # The rate limiter's Redis round trip, made on the loop instead of a request thread.
+        before_thread=check_on_loop,
     )
 elif settings.ASGI_HTTP_MODE == "a2wsgi":
     http_app = WSGIMiddleware(get_wsgi_application(), workers=settings.WEB_THREADS)  # type: ignore[arg-type]

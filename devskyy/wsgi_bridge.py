@@ -16,6 +16,9 @@ cache client among them) were rebuilt on every request. Here:
   then sent from the loop in one piece: one hop there, one back;
 * a streaming response (static files, StreamingHttpResponse) keeps its thread, which
   hands chunks to the loop with back-pressure, like a2wsgi;
+* ``before_thread`` (the rate limiter's check, devskyy/core/ratelimit.py) runs on the
+  loop with the request's environ before it goes to a thread: what it awaits (a Redis
+  round trip) holds no thread; it may leave its outcome in the environ for the app;
 * health probes (``probe_paths``: /live, /ready, /health) run on threads of their own,
   through the same WSGI app and middleware: when the database is away, requests
   waiting for a connection (up to the connect or pool timeout) fill the request
@@ -45,6 +48,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+BeforeThread = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 _IN_MEMORY_BODY = 1024 * 1024
 _STREAM_QUEUE = 8
@@ -102,8 +106,10 @@ class WSGIBridge:
         max_body_bytes: int,
         probe_paths: Iterable[str] = (),
         probe_threads: int = 4,
+        before_thread: BeforeThread | None = None,
     ) -> None:
         self.app = app
+        self.before_thread = before_thread
         self.max_body_bytes = max_body_bytes
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="wsgi")
         self.probe_paths = frozenset(probe_paths)
@@ -121,8 +127,14 @@ class WSGIBridge:
         executor = self.executor
         if self.probe_executor is not None and scope["path"] in self.probe_paths:
             executor = self.probe_executor
+        environ = build_environ(scope, body)
+        if self.before_thread is not None and executor is self.executor:
+            try:
+                await self.before_thread(scope["path"], environ)
+            except Exception:  # the app then decides without it, as it would without the hook
+                logger.exception("before_thread hook raised")
         # The thread closes the body when the app is done with it.
-        job = executor.submit(self._run, build_environ(scope, body), response)
+        job = executor.submit(self._run, environ, response)
         job.add_done_callback(response.failed_if_raised)
         try:
             status, headers, content = await response.started

@@ -22,6 +22,7 @@ import hashlib
 import hmac
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -172,10 +173,15 @@ def api_key_touch(*, api_key: APIKey) -> None:
 
 def raw_key_from_request(request: HttpRequest) -> str | None:
     """The key from ``X-API-Key`` or ``Authorization: Api-Key <key>``, if any."""
-    header = request.META.get(settings.API_KEY_CUSTOM_HEADER)
+    return raw_key_from_meta(request.META)
+
+
+def raw_key_from_meta(meta: Mapping[str, Any]) -> str | None:
+    """:func:`raw_key_from_request` from a WSGI environ (``request.META``)."""
+    header = meta.get(settings.API_KEY_CUSTOM_HEADER)
     if header:
         return str(header).strip() or None
-    authorization = str(request.META.get("HTTP_AUTHORIZATION", ""))
+    authorization = str(meta.get("HTTP_AUTHORIZATION", ""))
     scheme, _, value = authorization.partition(" ")
     if scheme.lower() == _API_KEY_SCHEME:
         return value.strip() or None
@@ -266,6 +272,14 @@ def api_key_for_request(request: HttpRequest) -> APIKey | APIKeyRejectedError | 
             result = exc
     setattr(request, _CACHE_ATTR, result)
     return result
+
+
+def remembered_key_prefix(raw: str) -> str | None:
+    """The prefix of ``raw`` if this process verified the key before (no I/O): the rate
+    limiter's identity on the event loop, where the database is out of reach. DRF's
+    authentication still checks the key against the ``auth`` version before the view."""
+    entry = _remembered(raw)
+    return None if entry is None else entry.api_key.prefix
 
 
 def api_key_identity(request: HttpRequest) -> str | None:

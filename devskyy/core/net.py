@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -24,11 +26,16 @@ def client_ip(request: HttpRequest) -> str:
     from the right; anything left of it was written by the client and is ignored
     (PITFALLS: X-Forwarded-For is spoofable). With n = 0 the header is ignored.
     """
-    remote = _valid_ip(str(request.META.get("REMOTE_ADDR", ""))) or "0.0.0.0"  # noqa: S104 - a label, not a bind
+    return client_ip_from_meta(request.META)
+
+
+def client_ip_from_meta(meta: Mapping[str, Any]) -> str:
+    """:func:`client_ip` from a WSGI environ (``request.META``)."""
+    remote = _valid_ip(str(meta.get("REMOTE_ADDR", ""))) or "0.0.0.0"  # noqa: S104 - a label, not a bind
     proxies: int = settings.TRUSTED_PROXY_COUNT
     if proxies <= 0:
         return remote
-    forwarded = [part for part in str(request.META.get("HTTP_X_FORWARDED_FOR", "")).split(",") if part.strip()]
+    forwarded = [part for part in str(meta.get("HTTP_X_FORWARDED_FOR", "")).split(",") if part.strip()]
     if not forwarded:
         return remote
     candidate = forwarded[-proxies] if len(forwarded) >= proxies else forwarded[0]

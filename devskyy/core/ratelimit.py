@@ -29,6 +29,7 @@ until the binding window ends); a 429 adds Retry-After and the error envelope.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import logging
@@ -36,27 +37,29 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+import weakref
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import redis
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.http.cookie import parse_cookie
 from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 from redis.exceptions import NoScriptError
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
-from devskyy.core import principal_cache
+from devskyy.core import loop_redis, principal_cache
 from devskyy.core import versions as version_counters
 from devskyy.core.access import SIGNED_ROUTE_CHECKS
-from devskyy.core.api_keys import api_key_identity
+from devskyy.core.api_keys import api_key_identity, raw_key_from_meta, remembered_key_prefix
 from devskyy.core.audit import security_event
 from devskyy.core.errors import envelope_response
 from devskyy.core.logging import Throttled
 from devskyy.core.metrics import SecurityEvent, record_security_event
-from devskyy.core.net import client_ip
+from devskyy.core.net import client_ip, client_ip_from_meta
 
 logger = logging.getLogger(__name__)
 
@@ -295,6 +298,10 @@ class RateLimiter:
         self._event_interval = max(30.0, breaker_seconds * 6)
         self._client: redis.Redis | None = None
         self._script: _Script | None = None
+        self._redis_url = redis_url or None
+        self._loop_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, loop_redis.LoopRedis] = (
+            weakref.WeakKeyDictionary()
+        )
         self._packed: dict[tuple[Any, ...], Any] = {}
         if redis_url:
             options: dict[str, Any] = {
@@ -340,9 +347,55 @@ class RateLimiter:
         try:
             raw = self._script(self._command(identity, windows, versions))
         except redis.RedisError as exc:
-            self._redis_failed(exc)
-            return self.local.hit(*self._keys(identity, windows), windows)
+            return self.unavailable(exc, identity, windows)
         self._open_until = 0.0
+        return self._decision(raw, windows, versions)
+
+    async def hit_from_loop(
+        self, identity: str, windows: Sequence[Window], versions: Sequence[str]
+    ) -> Decision | BaseException | None:
+        """:meth:`hit` from the web server's event loop, without blocking it: the script
+        goes over the loop's pipelined connection (devskyy/core/loop_redis.py). None when
+        the loop cannot ask (no Redis, a URL only the blocking client speaks, the breaker
+        open): the request's thread calls :meth:`hit`. Redis' error is returned, not
+        raised: the thread then records it (:meth:`unavailable`), which needs the database."""
+        if self._script is None or self._redis_url is None or time.monotonic() < self._open_until:
+            return None
+        loop = asyncio.get_running_loop()
+        client = self._loop_clients.get(loop)
+        if client is None:
+            client = loop_redis.for_url(
+                self._redis_url, timeout=_REDIS_TIMEOUT_SECONDS, name=f"devskyy-limiter-{os.getpid()}"
+            )
+            if client is None:
+                self._redis_url = None  # never on the loop for this URL
+                return None
+            self._loop_clients[loop] = client
+        command, _, _ = self._command(identity, windows, versions)
+        try:
+            raw = await client.call(command if isinstance(command, bytes) else b"".join(command))
+        except NoScriptError:  # Redis lost its scripts: the thread's call loads it again
+            return None
+        except redis.RedisError as exc:
+            self._open_until = time.monotonic() + self._breaker_seconds  # the thread logs it
+            return exc
+        self._open_until = 0.0
+        return self._decision(raw, windows, versions)
+
+    def close_loop_connection(self) -> None:
+        """Close the running loop's connection (tests; a worker's ends with its process)."""
+        client = self._loop_clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            client.close()
+
+    def unavailable(self, exc: BaseException, identity: str, windows: Sequence[Window]) -> Decision:
+        """Redis failed this check: open the breaker, record it, count in process memory."""
+        self._redis_failed(exc)
+        return self.local.hit(*self._keys(identity, windows), windows)
+
+    @staticmethod
+    def _decision(raw: Any, windows: Sequence[Window], versions: Sequence[str]) -> Decision:
+        """The script's reply (see _LUA) as a Decision."""
         n = len(windows)
         allowed = bool(int(raw[0]))
         counts = [int(v) for v in raw[2 : 2 + n]]
@@ -370,8 +423,9 @@ class RateLimiter:
             )
 
     def reset(self) -> None:
-        """Forget every counter (tests)."""
+        """Forget every counter, close the breaker (tests)."""
         self.local.reset()
+        self._open_until = 0.0
         if self._client is not None:
             keys = list(self._client.scan_iter(match=f"{self.prefix}:rl:*", count=500))
             if keys:
@@ -395,8 +449,8 @@ def get_limiter() -> RateLimiter:
 
 
 # --- who is asking ---------------------------------------------------------------------
-def _jwt_user_id(request: HttpRequest) -> str | None:
-    scheme, _, raw = str(request.META.get("HTTP_AUTHORIZATION", "")).partition(" ")
+def _jwt_user_id(meta: Mapping[str, Any]) -> str | None:
+    scheme, _, raw = str(meta.get("HTTP_AUTHORIZATION", "")).partition(" ")
     if scheme != "Bearer" or not raw.strip():
         return None
     try:
@@ -417,7 +471,7 @@ def client_identity(request: HttpRequest) -> str:
     prefix = api_key_identity(request)
     if prefix is not None:
         return f"key:{prefix}"
-    user_id = _jwt_user_id(request)
+    user_id = _jwt_user_id(request.META)
     if user_id is not None:
         return f"user:{user_id}"
     if settings.SESSION_COOKIE_NAME in request.COOKIES:
@@ -430,26 +484,30 @@ def client_identity(request: HttpRequest) -> str:
 _login_path: str | None = None
 
 
-def _is_login(request: HttpRequest) -> bool:
+def _is_login(path: str) -> bool:
     global _login_path
     if _login_path is None:
         try:
             _login_path = reverse("auth:token")
         except NoReverseMatch:
             _login_path = ""
-    return request.path == _login_path
+    return path == _login_path
 
 
 def windows_for(request: HttpRequest) -> list[Window]:
+    return _windows(request.path, request.META)
+
+
+def _windows(path: str, meta: Mapping[str, Any]) -> list[Window]:
     window = settings.RATE_LIMIT_WINDOW_SECONDS
     windows = [
         Window("minute", settings.RATE_LIMIT_PER_MINUTE, window),
         Window("hour", settings.RATE_LIMIT_PER_HOUR, HOUR),
     ]
-    if _is_login(request):
+    if _is_login(path):
         # Credential guessing: a stricter budget per client IP on the token endpoint.
         windows.append(
-            Window("login", settings.LOGIN_RATE_LIMIT_PER_MINUTE, window, scope=f"login:{client_ip(request)}")
+            Window("login", settings.LOGIN_RATE_LIMIT_PER_MINUTE, window, scope=f"login:{client_ip_from_meta(meta)}")
         )
     return windows
 
@@ -504,6 +562,47 @@ def _signed_route_check(path: str) -> Callable[[HttpRequest], bool] | None:
     return _signed_paths.get(path)
 
 
+# --- the check made on the event loop ----------------------------------------------------
+# The WSGI environ key under which check_on_loop leaves (identity, Decision or Redis' error).
+CHECKED_ON_LOOP = "devskyy.ratelimit"
+
+
+def _loop_identity(meta: Mapping[str, Any]) -> str | None:
+    """:func:`client_identity` from what the event loop knows without the database; None
+    when only the request's thread can tell (a key this process has not verified yet,
+    a session cookie)."""
+    raw = raw_key_from_meta(meta)
+    if raw is not None:
+        prefix = remembered_key_prefix(raw)
+        return None if prefix is None else f"key:{prefix}"
+    user_id = _jwt_user_id(meta)
+    if user_id is not None:
+        return f"user:{user_id}"
+    cookie = meta.get("HTTP_COOKIE")
+    if cookie and settings.SESSION_COOKIE_NAME in parse_cookie(cookie):
+        return None
+    return f"ip:{client_ip_from_meta(meta)}"
+
+
+async def check_on_loop(path: str, environ: dict[str, Any]) -> None:
+    """On the web server's event loop, before the request goes to its thread
+    (devskyy/wsgi_bridge.py): count the request, and read the version counters, without
+    blocking a thread on Redis (devskyy/core/loop_redis.py). The outcome waits in
+    ``environ[CHECKED_ON_LOOP]`` for :class:`RateLimitMiddleware`; where the loop cannot
+    decide, nothing is left and the middleware checks as before."""
+    if not path.startswith("/api/") or environ.get("SCRIPT_NAME") or _signed_route_check(path) is not None:
+        return
+    limiter = get_limiter()
+    if not limiter.shared:
+        return
+    identity = _loop_identity(environ)
+    if identity is None:
+        return
+    outcome = await limiter.hit_from_loop(identity, _windows(path, environ), version_counters.registered())
+    if outcome is not None:
+        environ[CHECKED_ON_LOOP] = (identity, outcome)
+
+
 class RateLimitMiddleware:
     """Applies the limits to /api/ paths (probes and admin are not limited)."""
 
@@ -517,8 +616,15 @@ class RateLimitMiddleware:
         if check is not None and check(request):
             # A verified delivery from a signed public route (WooCommerce webhooks): never refused.
             return self.get_response(request)
-        identity = client_identity(request)
-        decision = get_limiter().hit(identity, windows_for(request), version_counters.registered())
+        checked = request.META.get(CHECKED_ON_LOOP)
+        if checked is None:
+            identity = client_identity(request)
+            decision = get_limiter().hit(identity, windows_for(request), version_counters.registered())
+        elif isinstance(checked[1], Decision):
+            identity, decision = checked
+        else:  # Redis failed the loop's check
+            identity = checked[0]
+            decision = get_limiter().unavailable(checked[1], identity, windows_for(request))
         if decision.versions is not None:
             version_counters.remember(request, decision.versions)
         if not decision.allowed:

@@ -27,9 +27,9 @@ def _scope(method: str = "GET", path: str = "/x", headers: list[tuple[bytes, byt
 
 
 def _call(
-    app: Any, scope: dict[str, Any], chunks: list[bytes] | None = None, *, max_body: int = 1 << 20
+    app: Any, scope: dict[str, Any], chunks: list[bytes] | None = None, *, max_body: int = 1 << 20, **options: Any
 ) -> list[dict[str, Any]]:
-    bridge = WSGIBridge(app, threads=2, max_body_bytes=max_body)
+    bridge = WSGIBridge(app, threads=2, max_body_bytes=max_body, **options)
     body_messages = [
         {"type": "http.request", "body": chunk, "more_body": i < len(chunks or [b""]) - 1}
         for i, chunk in enumerate(chunks or [b""])
@@ -44,6 +44,8 @@ def _call(
 
     asyncio.run(bridge(scope, receive, send))
     bridge.executor.shutdown()
+    if bridge.probe_executor is not None:
+        bridge.probe_executor.shutdown()
     return sent
 
 
@@ -210,3 +212,42 @@ def test_a_probe_does_not_wait_behind_requests_holding_every_request_thread() ->
     assert order == ["/live", "/stuck"]
     assert threads["/stuck"].startswith("wsgi_")
     assert threads["/live"].startswith("wsgi-probe")
+
+
+def test_before_thread_runs_on_the_loop_first_and_leaves_its_outcome_for_the_app() -> None:
+    seen: dict[str, Any] = {}
+
+    async def before_thread(path: str, environ: dict[str, Any]) -> None:
+        await asyncio.sleep(0)  # it may wait (a Redis round trip) without holding a thread
+        seen["hook"] = (path, threading.current_thread().name, environ["PATH_INFO"])
+        environ["devskyy.test"] = "checked"
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        seen["app"] = threading.current_thread().name
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [environ.get("devskyy.test", "unchecked").encode()]
+
+    sent = _call(app, _scope(path="/api/v1/x"), before_thread=before_thread)
+    assert _body(sent) == b"checked"
+    assert seen["hook"] == ("/api/v1/x", threading.main_thread().name, "/api/v1/x")
+    assert seen["app"].startswith("wsgi_")
+
+
+def test_probes_skip_before_thread_and_a_hook_that_raises_leaves_the_request_to_the_app(caplog) -> None:
+    calls: list[str] = []
+
+    async def before_thread(path: str, environ: dict[str, Any]) -> None:
+        calls.append(path)
+        raise RuntimeError("hook failed")
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"served"]
+
+    probe = _call(app, _scope(path="/live"), before_thread=before_thread, probe_paths=["/live"])
+    assert _body(probe) == b"served"
+    assert calls == []
+    served = _call(app, _scope(path="/api/v1/x"), before_thread=before_thread, probe_paths=["/live"])
+    assert (served[0]["status"], _body(served)) == (200, b"served")
+    assert calls == ["/api/v1/x"]
+    assert "before_thread hook raised" in caplog.text

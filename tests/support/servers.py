@@ -144,9 +144,10 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
 
 
 @contextmanager
-def redis_server(port: int | None = None) -> Iterator[RedisProcess]:
-    """A private redis-server on its own port, stoppable and restartable by the test."""
-    server = RedisProcess(port or free_port())
+def redis_server(port: int | None = None, *, password: str | None = None) -> Iterator[RedisProcess]:
+    """A private redis-server on its own port, stoppable and restartable by the test
+    (``password``: clients must AUTH; ``url`` carries it)."""
+    server = RedisProcess(port or free_port(), password=password)
     server.start()
     try:
         yield server
@@ -155,9 +156,10 @@ def redis_server(port: int | None = None) -> Iterator[RedisProcess]:
 
 
 class RedisProcess:
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, *, password: str | None = None) -> None:
         self.port = port
-        self.url = f"redis://127.0.0.1:{port}/0"
+        self.password = password
+        self.url = f"redis://{f':{password}@' if password else ''}127.0.0.1:{port}/0"
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -171,7 +173,8 @@ class RedisProcess:
         if binary is None:
             raise RuntimeError("redis-server is not installed")
         self._process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+            + (["--requirepass", self.password] if self.password else []),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -18,7 +19,7 @@ from tests.support.servers import redis_server
 pytestmark = pytest.mark.django_db
 
 
-def _me(client: Client | None = None, **headers: Any):
+def _me(client: Client | None = None, **headers: Any):  # headers: any WSGI environ entries
     return (client or Client()).get("/api/v1/auth/me", **headers)
 
 
@@ -351,3 +352,108 @@ def test_a_clients_packed_check_is_kept_and_the_table_stays_bounded(shared_limit
     assert len(shared_limiter._packed) <= 3
     # Dropped from the table, a client's count lives on in Redis.
     assert not shared_limiter.hit("ip:k0", windows).allowed
+
+
+# --- the check made on the web server's event loop (devskyy/wsgi_bridge.py) ------------
+def _loop_check(path: str, **meta: Any) -> Any:
+    """check_on_loop as the bridge calls it, on an event loop of its own; its outcome."""
+    from devskyy.core.ratelimit import CHECKED_ON_LOOP, check_on_loop, get_limiter
+
+    environ: dict[str, Any] = {"REMOTE_ADDR": "127.0.0.1", "SCRIPT_NAME": "", **meta}
+
+    async def main() -> None:
+        await check_on_loop(path, environ)
+        get_limiter().close_loop_connection()
+
+    asyncio.run(main())
+    return environ.get(CHECKED_ON_LOOP)
+
+
+@pytest.mark.services
+@override_settings(RATE_LIMIT_PER_MINUTE=3, RATE_LIMIT_PER_HOUR=100)
+def test_a_check_made_on_the_event_loop_spends_the_same_budget_and_the_request_uses_it() -> None:
+    from devskyy.core import versions
+    from devskyy.core.ratelimit import CHECKED_ON_LOOP
+
+    user = make_user()
+    token = access_token(user)
+    assert _me(**bearer(token))["X-RateLimit-Remaining"] == "2"  # checked on the request's thread
+    checked = _loop_check("/api/v1/auth/me", **bearer(token))
+    identity, decision = checked
+    assert identity == f"user:{user.pk}"
+    assert (decision.allowed, decision.remaining, decision.backend) == (True, 1, "redis")
+    assert set(decision.versions) == set(versions.registered())
+    # The request carries the loop's decision: nothing is counted twice.
+    carried = _me(**bearer(token), **{CHECKED_ON_LOOP: checked})
+    assert (carried.status_code, carried["X-RateLimit-Remaining"]) == (200, "1")
+    assert _me(**bearer(token))["X-RateLimit-Remaining"] == "0"
+    refused = _loop_check("/api/v1/auth/me", **bearer(token))
+    assert not refused[1].allowed
+    response = _me(**bearer(token), **{CHECKED_ON_LOOP: refused})
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "throttled"
+    assert response["X-RateLimit-Remaining"] == "0"
+    assert AuditLog.objects.filter(action="ratelimit.throttled").count() == 1  # recorded on the thread
+
+
+@pytest.mark.services
+def test_what_only_the_request_thread_can_tell_is_left_to_it(settings) -> None:
+    from django.urls import reverse
+
+    from devskyy.core.access import SIGNED_ROUTE_CHECKS
+    from tests.support.auth import make_api_key
+
+    unverified = make_api_key()  # this process has not verified it yet: that needs the database
+    assert _loop_check("/api/v1/auth/me", HTTP_X_API_KEY=unverified.key) is None
+    assert _loop_check("/api/v1/auth/me", HTTP_COOKIE=f"{settings.SESSION_COOKIE_NAME}=abc") is None
+    assert _loop_check("/live") is None
+    assert _loop_check(f"/{settings.ADMIN_URL}") is None
+    assert SIGNED_ROUTE_CHECKS
+    for name in SIGNED_ROUTE_CHECKS:  # signed webhooks: the signature decides whether to count
+        assert _loop_check(reverse(name)) is None
+    assert _loop_check("/api/v1/auth/me", SCRIPT_NAME="/prefix") is None
+    # A bad token is counted against the client's IP there too; so is no credential.
+    assert _loop_check("/api/v1/auth/me", HTTP_AUTHORIZATION="Bearer not-a-token")[0] == "ip:127.0.0.1"
+    assert _loop_check("/api/v1/auth/me", HTTP_COOKIE="other=1")[0] == "ip:127.0.0.1"
+
+
+def test_without_redis_the_loop_leaves_the_check_to_the_thread() -> None:
+    limiter = RateLimiter(None, prefix="noredis", breaker_seconds=1)
+    assert asyncio.run(limiter.hit_from_loop("ip:a", [Window("minute", 3, 60)], ())) is None
+
+
+@pytest.mark.services
+def test_redis_failing_the_loops_check_opens_the_breaker_and_the_thread_records_it_and_counts_in_memory(
+    settings,
+) -> None:
+    import redis as redis_lib
+
+    from devskyy.core.ratelimit import CHECKED_ON_LOOP
+
+    with redis_server() as server:
+        limiter = RateLimiter(server.url, prefix="loopfail", breaker_seconds=5)
+        windows = [Window("minute", 3, 60)]
+
+        async def main() -> tuple[Any, Any, Any]:
+            # A fresh server has no script: the loop leaves that check to the thread, which loads it.
+            assert await limiter.hit_from_loop("ip:z", windows, ()) is None
+            assert limiter.hit("ip:z", windows).remaining == 2
+            ok = await limiter.hit_from_loop("ip:z", windows, ())
+            server.stop()
+            failed = await limiter.hit_from_loop("ip:z", windows, ())
+            after = await limiter.hit_from_loop("ip:z", windows, ())
+            limiter.close_loop_connection()
+            return ok, failed, after
+
+        ok, failed, after = asyncio.run(main())
+    assert (ok.allowed, ok.remaining, ok.backend) == (True, 1, "redis")
+    assert isinstance(failed, redis_lib.ConnectionError)
+    assert after is None  # the breaker is open: the thread's limiter answers from memory
+    token = access_token(make_user())
+    before = security_events("rate_limiter_unavailable")
+    carried: dict[str, Any] = {CHECKED_ON_LOOP: (f"user:{make_user().pk}", failed)}
+    response = _me(**bearer(token), **carried)
+    assert response.status_code == 200
+    assert response["X-RateLimit-Remaining"] == str(settings.RATE_LIMIT_PER_MINUTE - 1)
+    assert security_events("rate_limiter_unavailable") == before + 1
+    assert AuditLog.objects.filter(action="ratelimit.unavailable").count() == 1

@@ -6,6 +6,7 @@ import time
 
 import httpx
 import pytest
+import redis
 
 from devskyy.core.roles import Role
 from tests.support.auth import PASSWORD, make_user
@@ -61,6 +62,12 @@ def test_two_workers_enforce_one_budget_then_the_window_resets(server_env: dict[
             assert body["request_id"] == response.headers["X-Request-ID"]
             assert response.headers["X-RateLimit-Remaining"] == "0"
             assert 1 <= int(response.headers["Retry-After"]) <= WINDOW
+
+        # Each worker checked on its event loop, over one connection of its own
+        # (devskyy/core/loop_redis.py names it after the worker).
+        clients: list[dict[str, str]] = redis.Redis.from_url(env["REDIS_URL"]).client_list()  # type: ignore[assignment]
+        names = {client["name"] for client in clients}
+        assert {f"devskyy-limiter-{pid}" for pid, _ in results} <= names, names
 
         wait = int(refused[-1][1].headers["Retry-After"])
         time.sleep(wait + 0.3)
