@@ -67,6 +67,33 @@ def test_an_error_reply_fails_its_own_command_only() -> None:
         assert "NOSUCHCOMMAND" in str(unknown).upper()
 
 
+def test_a_caller_that_goes_away_leaves_the_replies_of_the_others_in_their_place() -> None:
+    """A request cancelled while its command is in flight (the client hung up): its reply
+    is read and dropped, so no other request ever gets it."""
+    with redis_server() as server:
+        client = _client(server.url)
+
+        async def main() -> tuple[list[Any], bool, float]:
+            assert await client.call(_command(b"PING")) == b"PONG"
+            started = time.monotonic()
+            # BLPOP on an empty list holds the connection for 0.2 s, then answers nil; the
+            # commands sent after it wait for it on the same connection.
+            gone = asyncio.ensure_future(client.call(_command(b"BLPOP", b"empty", b"0.2")))
+            first = asyncio.ensure_future(client.call(_command(b"ECHO", b"first")))
+            second = asyncio.ensure_future(client.call(_command(b"ECHO", b"second")))
+            await asyncio.sleep(0.05)
+            gone.cancel()
+            replies = [await first, await second, await client.call(_command(b"ECHO", b"third"))]
+            waited = time.monotonic() - started
+            client.close()
+            return replies, gone.cancelled(), waited
+
+        replies, cancelled, waited = _run(main())
+        assert replies == [b"first", b"second", b"third"]
+        assert cancelled
+        assert waited >= 0.19  # the others really waited behind the cancelled command
+
+
 def test_the_password_and_database_of_the_url_are_used() -> None:
     with redis_server(password="s3cret") as server:
         url = server.url.replace("/0", "/3")
