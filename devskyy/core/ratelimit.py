@@ -298,7 +298,7 @@ class RateLimiter:
         self._event_interval = max(30.0, breaker_seconds * 6)
         self._client: redis.Redis | None = None
         self._script: _Script | None = None
-        self._redis_url = redis_url or None
+        self._loop_url = redis_url or None  # plain redis:// only (loop_redis.for_url)
         self._loop_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, loop_redis.LoopRedis] = (
             weakref.WeakKeyDictionary()
         )
@@ -359,16 +359,16 @@ class RateLimiter:
         the loop cannot ask (no Redis, a URL only the blocking client speaks, the breaker
         open): the request's thread calls :meth:`hit`. Redis' error is returned, not
         raised: the thread then records it (:meth:`unavailable`), which needs the database."""
-        if self._script is None or self._redis_url is None or time.monotonic() < self._open_until:
+        if self._script is None or self._loop_url is None or time.monotonic() < self._open_until:
             return None
         loop = asyncio.get_running_loop()
         client = self._loop_clients.get(loop)
         if client is None:
             client = loop_redis.for_url(
-                self._redis_url, timeout=_REDIS_TIMEOUT_SECONDS, name=f"devskyy-limiter-{os.getpid()}"
+                self._loop_url, timeout=_REDIS_TIMEOUT_SECONDS, name=f"devskyy-limiter-{os.getpid()}"
             )
             if client is None:
-                self._redis_url = None  # never on the loop for this URL
+                self._loop_url = None  # never on the loop for this URL
                 return None
             self._loop_clients[loop] = client
         command, _, _ = self._command(identity, windows, versions)
