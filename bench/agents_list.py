@@ -11,6 +11,10 @@ The rate limiter stays on (one Redis round trip per request, as in production), 
 RATE_LIMIT_PER_MINUTE / RATE_LIMIT_PER_HOUR raised so that the run is never
 throttled (every response is checked: non-2xx would show in the table).
 
+Each run also prints the CPU it cost per request (``/proc``, over the measured run
+only): the server's processes, Redis, PostgreSQL and the whole machine (wrk included).
+Throughput moves with the host; CPU per request shows where a change went.
+
     .venv/bin/python -m bench.agents_list [--seconds 10] [--tasks 10000] [--rounds 3]
 """
 
@@ -25,10 +29,12 @@ from bench.common import (
     PRODUCTION_ENV,
     PROXY_HEADERS,
     WrkResult,
+    cpu_by_group,
     django_json,
     fastapi_baseline,
     gunicorn,
     load_average,
+    machine_busy_seconds,
     prepare_database,
     save,
     wrk,
@@ -44,6 +50,18 @@ def check(url: str, headers: dict[str, str]) -> int:
     response = httpx.get(url, headers={"X-Forwarded-Proto": "https", **headers}, timeout=10)
     response.raise_for_status()
     return len(response.json())
+
+
+def measured(url: str, headers: list[str], seconds: int, server_pgid: int) -> tuple[WrkResult, dict[str, float]]:
+    """One wrk run (after its warm-up) and its CPU per request in microseconds."""
+    wrk(url, connections=50, seconds=1, headers=headers, warmup_seconds=0)  # warm-up, not counted
+    before, busy = cpu_by_group({server_pgid}), machine_busy_seconds()
+    result = wrk(url, connections=50, seconds=seconds, headers=headers, warmup_seconds=0)
+    busy, after = machine_busy_seconds() - busy, cpu_by_group({server_pgid})
+    requests = max(1.0, result.requests_per_second * seconds)
+    cpu = {name: round((after[name] - before[name]) / requests * 1e6) for name in after}
+    cpu["machine"] = round(busy / requests * 1e6)
+    return result, cpu
 
 
 def _median(results: list[WrkResult]) -> WrkResult:
@@ -67,31 +85,43 @@ def run(seconds: int, tasks: int, rounds: int) -> dict[str, object]:
         f"{history['tasks']} tasks in the database"
     )
     env = {**PRODUCTION_ENV, **UNTHROTTLED}
-    setups: dict[str, tuple[str, list[str]]] = {}
+    setups: dict[str, tuple[str, list[str], int]] = {}
     runs: dict[str, list[WrkResult]] = {}
+    cpu_runs: dict[str, list[dict[str, float]]] = {}
     # Both servers run for the whole benchmark and are measured in alternation, so a
     # change of background load hits both sides of the ratio alike.
     with fastapi_baseline() as baseline, gunicorn(env) as devskyy:
         rows = check(baseline.url + "/api/v1/agents", {})
         agents = check(devskyy.url + "/api/v1/agents", {"X-API-Key": str(creds["api_key"])})
         check(devskyy.url + "/api/v1/agents", {"Authorization": f"Bearer {creds['jwt']}"})
-        setups[f"FastAPI + asyncpg ({rows} rows, no auth)"] = (baseline.url, [])
+        # Both servers run in sessions of their own: the process group is the server.
+        setups[f"FastAPI + asyncpg ({rows} rows, no auth)"] = (baseline.url, [], baseline.process.pid)
         setups[f"DevSkyy, API key ({agents} agents + stats)"] = (
             devskyy.url,
             [*PROXY_HEADERS, "-H", f"X-API-Key: {creds['api_key']}"],
+            devskyy.process.pid,
         )
-        setups["DevSkyy, JWT bearer"] = (devskyy.url, [*PROXY_HEADERS, "-H", f"Authorization: Bearer {creds['jwt']}"])
+        setups["DevSkyy, JWT bearer"] = (
+            devskyy.url,
+            [*PROXY_HEADERS, "-H", f"Authorization: Bearer {creds['jwt']}"],
+            devskyy.process.pid,
+        )
         for round_no in range(1, rounds + 1):
-            for label, (url, headers) in setups.items():
-                result = wrk(url + "/api/v1/agents", connections=50, seconds=seconds, headers=headers)
+            for label, (url, headers, pgid) in setups.items():
+                result, cpu = measured(url + "/api/v1/agents", headers, seconds, pgid)
                 runs.setdefault(label, []).append(result)
-                print(f"round {round_no}  {label:<46} {result.row()}")
+                cpu_runs.setdefault(label, []).append(cpu)
+                print(
+                    f"round {round_no}  {label:<46} {result.row()}  CPU/request: server {cpu['workers']:.0f} us, "
+                    f"Redis {cpu['redis']:.0f}, PostgreSQL {cpu['postgresql']:.0f}, machine {cpu['machine']:.0f}"
+                )
     medians = {label: _median(items) for label, items in runs.items()}
     baseline_label, key_label, jwt_label = list(setups)
     print("median of the rounds:")
     for label, result in medians.items():
         print(f"  {label:<52} {result.row()}")
     results["runs"] = {label: [r.__dict__ for r in items] for label, items in runs.items()}
+    results["cpu_us_per_request"] = cpu_runs
     results["fastapi"] = medians[baseline_label].__dict__
     results["devskyy_api_key"] = medians[key_label].__dict__
     results["devskyy_jwt"] = medians[jwt_label].__dict__

@@ -295,3 +295,40 @@ def stop_group(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
 
 def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+# --- CPU by process: less noisy than throughput on a shared host -----------------------
+def machine_busy_seconds() -> float:
+    """CPU time spent by the whole machine (every core; not idle, iowait or time the
+    hypervisor gave to other guests) since boot."""
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq = fields[:7]
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_group(pgids: set[int]) -> dict[str, float]:
+    """CPU seconds so far of the processes in the process groups ``pgids`` ("workers":
+    the servers or task workers a benchmark started in sessions of their own), of
+    PostgreSQL and of Redis. Processes that exit in between (a producer's database
+    sessions) drop out: the machine total is the figure to compare; these are a split."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    groups = {"workers": 0.0, "postgresql": 0.0, "redis": 0.0}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                raw = stat.read()
+        except OSError:
+            continue
+        comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+        rest = raw[raw.rindex(")") + 2 :].split()
+        pgrp, cpu = int(rest[2]), (int(rest[11]) + int(rest[12])) / ticks
+        if pgrp in pgids:
+            groups["workers"] += cpu
+        elif comm.startswith("postgres"):
+            groups["postgresql"] += cpu
+        elif comm.startswith("redis-server"):
+            groups["redis"] += cpu
+    return groups

@@ -47,9 +47,11 @@ from bench.common import (
     BIN,
     PRODUCTION_ENV,
     ROOT,
+    cpu_by_group,
     env_with,
     free_port,
     load_average,
+    machine_busy_seconds,
     prepare_database,
     save,
     stop_group,
@@ -105,42 +107,6 @@ def wait_for_workers(count: int, env: dict[str, str], timeout: float = 60) -> No
             return
         time.sleep(0.2)
     raise RuntimeError(f"only {alive} of {count} workers came up")
-
-
-# --- CPU per task: less noisy than tasks/s on a shared host -----------------------------
-def _machine_busy_seconds() -> float:
-    """CPU time spent by the whole machine (every core; not idle, iowait or time the
-    hypervisor gave to other guests) since boot."""
-    with open("/proc/stat") as stat:
-        fields = [int(v) for v in stat.readline().split()[1:]]
-    user, nice, system, _idle, _iowait, irq, softirq = fields[:7]
-    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_by_group(worker_pgids: set[int]) -> dict[str, float]:
-    """CPU seconds so far of the task workers (their process groups), PostgreSQL and
-    Redis processes. Processes that exit in between (the producer's database sessions)
-    drop out: the machine total is the figure to compare; these are a split of it."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    groups = {"workers": 0.0, "postgresql": 0.0, "redis": 0.0}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                raw = stat.read()
-        except OSError:
-            continue
-        comm = raw[raw.index("(") + 1 : raw.rindex(")")]
-        rest = raw[raw.rindex(")") + 2 :].split()
-        pgrp, cpu = int(rest[2]), (int(rest[11]) + int(rest[12])) / ticks
-        if pgrp in worker_pgids:
-            groups["workers"] += cpu
-        elif comm.startswith("postgres"):
-            groups["postgresql"] += cpu
-        elif comm.startswith("redis-server"):
-            groups["redis"] += cpu
-    return groups
 
 
 # --- the producer (runs in its own process with Django set up) -------------------------
@@ -262,7 +228,7 @@ def run(
     with celery_workers(2, concurrency, pool, env) as processes:
         wait_for_workers(2, env)
         pgids = {process.pid for process in processes}  # each worker leads its own session
-        groups_before, busy_before = _cpu_by_group(pgids), _machine_busy_seconds()
+        groups_before, busy_before = cpu_by_group(pgids), machine_busy_seconds()
         out = subprocess.run(
             [
                 str(BIN / "python"),
@@ -282,8 +248,8 @@ def run(
             text=True,
             check=False,
         )
-        busy = _machine_busy_seconds() - busy_before
-        groups_after = _cpu_by_group(pgids)
+        busy = machine_busy_seconds() - busy_before
+        groups_after = cpu_by_group(pgids)
     if out.returncode:
         raise RuntimeError(f"producer failed: {out.stderr[-3000:]}")
     measured = json.loads(out.stdout.strip().splitlines()[-1])
