@@ -625,6 +625,7 @@ class RateLimitMiddleware:
         else:  # Redis failed the loop's check
             identity = checked[0]
             decision = get_limiter().unavailable(checked[1], identity, windows_for(request))
+            version_counters.redis_failed_elsewhere(checked[1])
         if decision.versions is not None:
             version_counters.remember(request, decision.versions)
         if not decision.allowed:

@@ -93,6 +93,13 @@ def _failed(exc: BaseException) -> None:
     _log.warning("version counters: Redis unavailable (%s)", type(exc).__name__)
 
 
+def redis_failed_elsewhere(exc: BaseException) -> None:
+    """REDIS_URL's server just failed another caller (the rate limiter's check): read no
+    version from it for REDIS_BREAKER_SECONDS either, so a request does not wait out a
+    second timeout on a server known to be hung (the copies are read from the database)."""
+    _failed(exc)
+
+
 def _incr(client: redis.Redis, name: str) -> None:
     # Created from the clock if missing: an INCR of a missing key would restart at 1.
     pipe = client.pipeline(transaction=False)

@@ -30,12 +30,20 @@ What a user sees, and what is asserted:
   connect during and after the outage;
 - task queue: a task created after Redis returns runs on the worker that lived
   through the outage.
+
+A second test freezes Redis instead (SIGSTOP for 5 s: connections stay open, nothing
+is answered), the harder case for timeouts: every read still answers 200, none waits
+longer than one Redis timeout (the rate limiter's check on the event loop gives up
+after 0.5 s and opens its breaker and the version counters'), and /health stays
+within its deadline.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import re
+import signal
 import time
 from collections.abc import Callable
 from typing import Any
@@ -305,3 +313,54 @@ def test_redis_stopped_for_20s_under_load_degrades_and_recovers_without_restart(
 
     # Task queue: the worker that lived through the outage takes work again.
     assert completed, log
+
+
+HANG_SECONDS = 5.0
+# A hung Redis (it accepts, never answers) costs a request at most one Redis timeout
+# (0.5 s: the rate limiter's check on the event loop); after it, the limiter's and the
+# version counters' breakers are open and nothing waits on Redis again. /health answers
+# within its own 0.9 s deadline. (Before the limiter opened the version counters'
+# breaker too, an API request waited out two timeouts: 1.0-1.14 s.)
+HUNG_MAX_SECONDS = 1.0
+
+
+def test_a_hung_redis_holds_reads_no_longer_than_one_timeout_and_they_all_succeed(
+    server_env: dict[str, str], fault_figures: FaultFigures
+) -> None:
+    """Redis frozen (SIGSTOP: connections stay open, nothing is answered) for 5 s under
+    the same steady reads; then it resumes with its data."""
+    call_command("seed_agents", stdout=io.StringIO())
+    call_command("seed_demo_shop", stdout=io.StringIO())
+    reader_auth = {"Authorization": f"Bearer {access_token(make_user(Role.READ_ONLY))}"}
+    with redis_server() as redis:
+        env = {
+            **server_env,
+            "REDIS_URL": redis.url,
+            "RATE_LIMIT_PER_MINUTE": "1000000",
+            "RATE_LIMIT_PER_HOUR": "1000000",
+        }
+        with gunicorns([env], workers=2) as (server,):
+            threads = [[Target(server.url, path, reader_auth if path.startswith("/api/") else {})] for path in READS]
+            with Load(threads, keep_alive=[False, False, True, True]) as load:
+                time.sleep(2.0)
+                os.kill(redis.pid, signal.SIGSTOP)
+                hung_at = time.monotonic()
+                try:
+                    time.sleep(HANG_SECONDS)
+                finally:
+                    os.kill(redis.pid, signal.SIGCONT)
+                resumed_at = time.monotonic()
+                time.sleep(3.0)
+                ended_at = time.monotonic()
+            log = server.log()[-3000:]
+    hung = load.between(hung_at, resumed_at)
+    after = load.between(resumed_at, ended_at)
+    fault_figures("reads while Redis was hung", _phase(hung))
+    fault_figures("reads after it resumed", _phase(after))
+    for path in READS:
+        fault_figures(f"{path} while Redis was hung", _phase([s for s in hung if s.target == path]))
+    assert len(hung) > 20, _phase(hung)
+    assert {s.status for s in hung + after} == {200}, (statuses(hung + after), log)
+    assert max(s.seconds for s in hung) < HUNG_MAX_SECONDS, _phase(hung)
+    api = [s for s in hung if s.target.startswith("/api/")]
+    assert api, _phase(hung)

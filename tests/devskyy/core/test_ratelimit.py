@@ -424,11 +424,14 @@ def test_without_redis_the_loop_leaves_the_check_to_the_thread() -> None:
 
 @pytest.mark.services
 def test_redis_failing_the_loops_check_opens_the_breaker_and_the_thread_records_it_and_counts_in_memory(
-    settings,
+    settings, monkeypatch
 ) -> None:
     import redis as redis_lib
 
+    from devskyy.core import versions
     from devskyy.core.ratelimit import CHECKED_ON_LOOP
+
+    monkeypatch.setattr(versions, "_open_until", 0.0)  # restored after the test
 
     with redis_server() as server:
         limiter = RateLimiter(server.url, prefix="loopfail", breaker_seconds=5)
@@ -457,3 +460,5 @@ def test_redis_failing_the_loops_check_opens_the_breaker_and_the_thread_records_
     assert response["X-RateLimit-Remaining"] == str(settings.RATE_LIMIT_PER_MINUTE - 1)
     assert security_events("rate_limiter_unavailable") == before + 1
     assert AuditLog.objects.filter(action="ratelimit.unavailable").count() == 1
+    # Nor does the request wait out a second timeout reading a version from that server.
+    assert versions.current(versions.AUTH) is None
