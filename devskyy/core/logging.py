@@ -201,12 +201,14 @@ class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self.flush_seconds = flush_seconds
         self._waiting: list[str] = []
         self._waiting_size = 0
-        self._flusher_pid = 0
+        self._flushing = False  # this process's flusher thread runs
         _console_handlers.add(self)
 
     def _forget_waiting(self) -> None:
-        """In a forked child: the lines waiting are the parent's to write."""
+        """In a forked child: the lines waiting are the parent's to write, and the
+        parent's flusher thread did not come along."""
         self._waiting, self._waiting_size = [], 0
+        self._flushing = False
 
     def emit(self, record: logging.LogRecord) -> None:
         if self.flush_seconds <= 0:
@@ -222,7 +224,7 @@ class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self._waiting_size += len(line)
         if record.levelno >= logging.WARNING or self._waiting_size >= self.max_waiting:
             self.flush()
-        elif self._flusher_pid != os.getpid():  # first line in this process (or a forked child)
+        elif not self._flushing:  # first line in this process (or a forked child)
             self._start_flusher()
 
     def flush(self) -> None:
@@ -236,12 +238,11 @@ class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
             super().flush()
 
     def _start_flusher(self) -> None:
-        self._flusher_pid = os.getpid()
+        self._flushing = True
         threading.Thread(target=self._flush_every_interval, name="log-flusher", daemon=True).start()
 
     def _flush_every_interval(self) -> None:
-        pid = os.getpid()
-        while self._flusher_pid == pid:
+        while True:
             time.sleep(self.flush_seconds)
             self.flush()
 

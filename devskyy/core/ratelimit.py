@@ -166,17 +166,18 @@ class _Script:
             self._local.held = held
         return held[1]
 
-    def pack(self, keys: Sequence[str], args: Sequence[int]) -> tuple[Any, Sequence[str], Sequence[int]]:
-        """The EVALSHA command for ``keys`` and ``args``, packed once (a caller may keep it)."""
+    def pack(self, keys: Sequence[str], args: Sequence[int]) -> tuple[bytes, Sequence[str], Sequence[int]]:
+        """The EVALSHA command for ``keys`` and ``args``, packed once into one byte string
+        (a caller may keep it; the event loop's connection sends the same bytes)."""
         connection = self._connection()
-        return connection.pack_command("EVALSHA", self._sha, len(keys), *keys, *args), keys, args
+        return b"".join(connection.pack_command("EVALSHA", self._sha, len(keys), *keys, *args)), keys, args
 
-    def __call__(self, packed: tuple[Any, Sequence[str], Sequence[int]]) -> Any:
+    def __call__(self, packed: tuple[bytes, Sequence[str], Sequence[int]]) -> Any:
         command, keys, args = packed
         connection = self._connection()
         for attempt in (1, 2):
             try:
-                connection.send_packed_command(command)
+                connection.send_packed_command((command,))  # redis-py sends each piece given
                 return connection.read_response()
             except NoScriptError:  # Redis restarted or flushed its scripts: EVAL loads it again
                 connection.send_packed_command(connection.pack_command("EVAL", self._source, len(keys), *keys, *args))
@@ -373,7 +374,7 @@ class RateLimiter:
             self._loop_clients[loop] = client
         command, _, _ = self._command(identity, windows, versions)
         try:
-            raw = await client.call(command if isinstance(command, bytes) else b"".join(command))
+            raw = await client.call(command)
         except NoScriptError:  # Redis lost its scripts: the thread's call loads it again
             return None
         except redis.RedisError as exc:
